@@ -1,0 +1,55 @@
+//! Converters between Connect data and the bytes stored in Kafka.
+
+use crate::config::{ConfigDef, Props};
+use crate::data::{Schema, SchemaAndValue, Value};
+use crate::error::Result;
+
+/// Turns keys and values into bytes and back (Kafka's `Converter`).
+pub trait Converter: Send + Sync {
+    /// The converter's settings.
+    fn config_def(&self) -> ConfigDef {
+        ConfigDef::new()
+    }
+
+    /// Configures the converter (the `key.converter.`/`value.converter.` prefix removed).
+    fn configure(&mut self, props: &Props, is_key: bool) -> Result<()>;
+
+    /// Serializes a value; `Ok(None)` is a null record key or value.
+    fn from_connect_data(
+        &self,
+        topic: &str,
+        schema: Option<&Schema>,
+        value: &Value,
+    ) -> Result<Option<Vec<u8>>>;
+
+    /// Deserializes bytes; `None` (a null key or a tombstone) gives a null value.
+    fn to_connect_data(&self, topic: &str, bytes: Option<&[u8]>) -> Result<SchemaAndValue>;
+}
+
+/// Turns header values into bytes and back (Kafka's `HeaderConverter`).
+pub trait HeaderConverter: Send + Sync {
+    /// The converter's settings.
+    fn config_def(&self) -> ConfigDef {
+        ConfigDef::new()
+    }
+
+    /// Configures the converter (the `header.converter.` prefix removed).
+    fn configure(&mut self, props: &Props) -> Result<()>;
+
+    /// Serializes one header value.
+    fn from_connect_header(
+        &self,
+        topic: &str,
+        header_key: &str,
+        schema: Option<&Schema>,
+        value: &Value,
+    ) -> Result<Option<Vec<u8>>>;
+
+    /// Deserializes one header value.
+    fn to_connect_header(
+        &self,
+        topic: &str,
+        header_key: &str,
+        bytes: Option<&[u8]>,
+    ) -> Result<SchemaAndValue>;
+}

@@ -1,0 +1,1 @@
+//! FileStreamSource and FileStreamSink connectors, compatible with Kafka's org.apache.kafka.connect.file.

@@ -1,0 +1,1 @@
+//! Verifiable source and sink connectors for reliability tests, mirroring Kafka's org.apache.kafka.connect.tools.

@@ -1,0 +1,1 @@
+//! Kafka Connect's String, ByteArray and JSON converters and the simple header converter, for Sluice.

@@ -1,0 +1,1 @@
+//! Test harness: starts the sluice binary and brokers for end-to-end tests.
