@@ -117,7 +117,8 @@ pub enum DefaultValue {
 }
 
 /// A custom check: given the key name and the parsed value, an error message or nothing.
-pub type CustomValidator = Arc<dyn Fn(&str, &ParsedValue) -> std::result::Result<(), String> + Send + Sync>;
+pub type CustomValidator =
+    Arc<dyn Fn(&str, &ParsedValue) -> std::result::Result<(), String> + Send + Sync>;
 
 /// Checks a parsed value beyond its type.
 #[derive(Clone)]
@@ -199,21 +200,21 @@ impl Validator {
                 let Some(n) = value.as_f64() else {
                     return Ok(());
                 };
-                if let Some(min) = min {
-                    if n < *min {
-                        return Err(format!(
-                            "Invalid value {value} for configuration {name}: Value must be at least {}",
-                            render_bound(*min)
-                        ));
-                    }
+                if let Some(min) = min
+                    && n < *min
+                {
+                    return Err(format!(
+                        "Invalid value {value} for configuration {name}: Value must be at least {}",
+                        render_bound(*min)
+                    ));
                 }
-                if let Some(max) = max {
-                    if n > *max {
-                        return Err(format!(
-                            "Invalid value {value} for configuration {name}: Value must be no more than {}",
-                            render_bound(*max)
-                        ));
-                    }
+                if let Some(max) = max
+                    && n > *max
+                {
+                    return Err(format!(
+                        "Invalid value {value} for configuration {name}: Value must be no more than {}",
+                        render_bound(*max)
+                    ));
                 }
                 Ok(())
             }
@@ -455,9 +456,7 @@ impl ConfigKey {
             ConfigType::Int => ParsedValue::Int(trimmed.parse().map_err(|_| bad("INT"))?),
             ConfigType::Short => ParsedValue::Short(trimmed.parse().map_err(|_| bad("SHORT"))?),
             ConfigType::Long => ParsedValue::Long(trimmed.parse().map_err(|_| bad("LONG"))?),
-            ConfigType::Double => {
-                ParsedValue::Double(trimmed.parse().map_err(|_| bad("DOUBLE"))?)
-            }
+            ConfigType::Double => ParsedValue::Double(trimmed.parse().map_err(|_| bad("DOUBLE"))?),
             ConfigType::List => ParsedValue::List(if trimmed.is_empty() {
                 Vec::new()
             } else {
@@ -552,10 +551,10 @@ impl ConfigDef {
     pub fn groups(&self) -> Vec<String> {
         let mut groups: Vec<String> = Vec::new();
         for k in &self.keys {
-            if let Some(g) = &k.group {
-                if !groups.contains(g) {
-                    groups.push(g.clone());
-                }
+            if let Some(g) = &k.group
+                && !groups.contains(g)
+            {
+                groups.push(g.clone());
             }
         }
         groups
@@ -607,10 +606,10 @@ impl ConfigDef {
                     None => {}
                     Some(raw) => match key.parse_value(raw) {
                         Ok(parsed) => {
-                            if let Some(v) = &key.validator {
-                                if let Err(e) = v.check(&key.name, &parsed) {
-                                    errors.push(e);
-                                }
+                            if let Some(v) = &key.validator
+                                && let Err(e) = v.check(&key.name, &parsed)
+                            {
+                                errors.push(e);
                             }
                         }
                         Err(e) => errors.push(e),
@@ -643,7 +642,10 @@ impl ConfigDef {
                 let hidden = self
                     .get(k)
                     .is_some_and(|key| key.config_type == ConfigType::Password);
-                (k.clone(), if hidden { HIDDEN.to_owned() } else { v.clone() })
+                (
+                    k.clone(),
+                    if hidden { HIDDEN.to_owned() } else { v.clone() },
+                )
             })
             .collect()
     }

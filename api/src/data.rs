@@ -575,9 +575,10 @@ impl Struct {
     /// Sets a field, checking the value against the field's schema.
     pub fn put(&mut self, field: &str, value: impl Into<Value>) -> Result<&mut Self> {
         let value = value.into();
-        let f = self.schema.field(field).ok_or_else(|| {
-            ConnectError::data(format!("{field} is not a valid field name"))
-        })?;
+        let f = self
+            .schema
+            .field(field)
+            .ok_or_else(|| ConnectError::data(format!("{field} is not a valid field name")))?;
         f.schema.validate_at(&value, Some(field))?;
         let index = f.index;
         self.values[index] = value;
@@ -594,10 +595,10 @@ impl Struct {
     pub fn get(&self, field: &str) -> Option<&Value> {
         let f = self.schema.field(field)?;
         let v = &self.values[f.index];
-        if v.is_null() {
-            if let Some(d) = &f.schema.default_value {
-                return Some(d);
-            }
+        if v.is_null()
+            && let Some(d) = &f.schema.default_value
+        {
+            return Some(d);
         }
         Some(v)
     }

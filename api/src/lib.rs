@@ -28,7 +28,9 @@ pub use config::{
 };
 pub use connector::{Connector, ConnectorContext, SinkConnector, SourceConnector};
 pub use converter::{Converter, HeaderConverter};
-pub use data::{Field, Schema, SchemaAndValue, SchemaBuilder, SchemaRef, SchemaType, Struct, Value};
+pub use data::{
+    Field, Schema, SchemaAndValue, SchemaBuilder, SchemaRef, SchemaType, Struct, Value,
+};
 pub use error::{ConnectError, Result};
 pub use plugin::{PluginDesc, PluginFactory, PluginType};
 pub use record::{

@@ -197,7 +197,9 @@ pub struct SinkRecord {
 impl SinkRecord {
     /// The Kafka offset of this record (as the task sees it after transforms).
     pub fn kafka_offset(&self) -> i64 {
-        self.record.kafka_offset.unwrap_or(self.original_kafka_offset)
+        self.record
+            .kafka_offset
+            .unwrap_or(self.original_kafka_offset)
     }
 
     /// The partition this record was read from, as committed offsets are keyed.
