@@ -15,6 +15,8 @@ pub trait Converter: Send + Sync {
     fn configure(&mut self, props: &Props, is_key: bool) -> Result<()>;
 
     /// Serializes a value; `Ok(None)` is a null record key or value.
+    // Named as in Kafka's Converter so plugin authors recognise it.
+    #[allow(clippy::wrong_self_convention)]
     fn from_connect_data(
         &self,
         topic: &str,
@@ -37,6 +39,7 @@ pub trait HeaderConverter: Send + Sync {
     fn configure(&mut self, props: &Props) -> Result<()>;
 
     /// Serializes one header value.
+    #[allow(clippy::wrong_self_convention)]
     fn from_connect_header(
         &self,
         topic: &str,
