@@ -1,1 +1,33 @@
-fn main() {}
+//! `sluice`: the binary edge. Parses the command line and runs a worker.
+
+use clap::Parser;
+use sluice_worker::cli::{Cli, Command, init_logging};
+use sluice_worker::standalone;
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    let code = match cli.command {
+        Command::Standalone {
+            worker_properties,
+            connectors,
+        } => match standalone::run(worker_properties, connectors).await {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("sluice: {e}");
+                e.exit_code()
+            }
+        },
+        Command::Distributed { worker_properties } => {
+            match standalone::distributed(worker_properties) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("sluice: {e:#}");
+                    2
+                }
+            }
+        }
+    };
+    std::process::exit(code);
+}

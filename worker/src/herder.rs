@@ -1,0 +1,774 @@
+//! The standalone herder: keeps connector configs and target states in memory, starts connectors
+//! and their tasks on this worker, and carries out REST requests (Kafka's `StandaloneHerder`).
+//!
+//! Secrets: configs are stored and served exactly as given (with `${provider:...}` references);
+//! they are resolved only when a connector or task starts, and task configs are stored with the
+//! raw references put back, so resolved values never reach REST answers, logs or offsets.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+
+use sluice_api::connector::ConnectorRequests;
+use sluice_api::{Connector, ConnectorContext, PluginDesc, PluginFactory, PluginType, Props};
+use sluice_config::{ConfigProviders, Resolved, Scrubber};
+use tokio::sync::{Mutex, mpsc};
+
+use crate::connector_config::{self, ValidationError, ValidationReport};
+use crate::runtime::{TaskHandle, TaskSpec, Worker};
+use crate::status::{State, Status, TargetState, TaskId};
+
+/// Errors of herder operations, each mapped to an HTTP status by the REST layer.
+#[derive(Debug, thiserror::Error)]
+pub enum HerderError {
+    /// 404.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409.
+    #[error("{0}")]
+    Conflict(String),
+    /// 400.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 500.
+    #[error("{0}")]
+    Internal(String),
+}
+
+fn not_found(name: &str) -> HerderError {
+    HerderError::NotFound(format!("Connector {name} not found"))
+}
+
+/// A connector as REST shows it (`ConnectorInfo`).
+#[derive(Debug, Clone)]
+pub struct ConnectorInfo {
+    /// Name.
+    pub name: String,
+    /// Config as given (unresolved).
+    pub config: Props,
+    /// Task numbers.
+    pub tasks: Vec<u32>,
+    /// Source or sink.
+    pub connector_type: PluginType,
+}
+
+/// A connector's status and its tasks' (`ConnectorStateInfo`).
+#[derive(Debug, Clone)]
+pub struct ConnectorStatus {
+    /// Name.
+    pub name: String,
+    /// The connector instance's status.
+    pub connector: Status,
+    /// Task statuses by number.
+    pub tasks: Vec<(u32, Status)>,
+    /// Source or sink.
+    pub connector_type: PluginType,
+}
+
+struct Entry {
+    config: Props,
+    target: TargetState,
+    plugin: PluginDesc,
+    instance: Option<Box<dyn Connector>>,
+    task_configs: Vec<Props>,
+    tasks: BTreeMap<u32, TaskHandle>,
+}
+
+impl Entry {
+    fn plugin_type(&self) -> PluginType {
+        self.plugin.factory.plugin_type()
+    }
+}
+
+enum ConnectorEvent {
+    Reconfigure(String),
+    Failed(String, String),
+}
+
+struct Requests {
+    name: String,
+    events: mpsc::UnboundedSender<ConnectorEvent>,
+}
+
+impl ConnectorRequests for Requests {
+    fn request_task_reconfiguration(&self) {
+        let _ = self
+            .events
+            .send(ConnectorEvent::Reconfigure(self.name.clone()));
+    }
+    fn raise_error(&self, message: String) {
+        let _ = self
+            .events
+            .send(ConnectorEvent::Failed(self.name.clone(), message));
+    }
+}
+
+struct Inner {
+    worker: Worker,
+    providers: ConfigProviders,
+    connectors: Mutex<BTreeMap<String, Entry>>,
+    events: mpsc::UnboundedSender<ConnectorEvent>,
+    ready: AtomicBool,
+}
+
+/// The standalone herder. Cheap to clone.
+#[derive(Clone)]
+pub struct Herder {
+    inner: Arc<Inner>,
+}
+
+fn validate_name(name: &str) -> Result<(), HerderError> {
+    if name.is_empty() {
+        return Err(HerderError::BadRequest(
+            "Connector name cannot be empty".into(),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(HerderError::BadRequest(format!(
+            "Connector name {name:?} contains illegal control characters"
+        )));
+    }
+    Ok(())
+}
+
+impl Herder {
+    /// A herder running connectors on `worker`.
+    pub fn new(worker: Worker) -> Self {
+        let providers = worker.config.providers().clone();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let inner = Arc::new(Inner {
+            worker,
+            providers,
+            connectors: Mutex::new(BTreeMap::new()),
+            events: tx,
+            ready: AtomicBool::new(false),
+        });
+        tokio::spawn(handle_events(Arc::downgrade(&inner), rx));
+        Self { inner }
+    }
+
+    /// The worker this herder runs on.
+    pub fn worker(&self) -> &Worker {
+        &self.inner.worker
+    }
+
+    /// Marks start-up done (the connectors given on the command line exist).
+    pub fn set_ready(&self) {
+        self.inner.ready.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether start-up is done.
+    pub fn is_ready(&self) -> bool {
+        self.inner.ready.load(Ordering::SeqCst)
+    }
+
+    fn resolve(&self, props: &Props) -> Result<Resolved, HerderError> {
+        self.inner
+            .providers
+            .resolve(props)
+            .map_err(|e| HerderError::BadRequest(e.to_string()))
+    }
+
+    /// Checks a connector config without creating anything.
+    pub fn validate(&self, config: &Props) -> Result<ValidationReport, HerderError> {
+        let resolved = self.resolve(config)?;
+        connector_config::validate(&self.inner.worker.registry, config, &resolved.props).map_err(
+            |e| match e {
+                ValidationError::NoConnectorClass(_) | ValidationError::UnknownConnector(_) => {
+                    HerderError::BadRequest(e.to_string())
+                }
+            },
+        )
+    }
+
+    /// Creates a connector, or with `replace` updates an existing one. Returns its info and
+    /// whether it was created.
+    pub async fn put_connector(
+        &self,
+        name: &str,
+        mut config: Props,
+        initial_state: Option<TargetState>,
+        replace: bool,
+    ) -> Result<(ConnectorInfo, bool), HerderError> {
+        validate_name(name)?;
+        match config.get("name") {
+            Some(n) if n != name => {
+                return Err(HerderError::BadRequest(format!(
+                    "Connector name configuration ({n}) doesn't match connector name in the URL ({name})"
+                )));
+            }
+            _ => {
+                config.insert("name".into(), name.to_owned());
+            }
+        }
+        let report = self.validate(&config)?;
+        if report.error_count() > 0 {
+            let messages = report.error_messages();
+            return Err(HerderError::BadRequest(format!(
+                "Connector configuration is invalid and contains the following {} error(s):\n{}\nYou can also find the above list of errors at the endpoint `/connector-plugins/{{connectorType}}/config/validate`",
+                messages.len(),
+                messages.join("\n")
+            )));
+        }
+        let plugin = *self
+            .inner
+            .worker
+            .registry
+            .connector(&report.connector_class)
+            .map_err(|e| HerderError::BadRequest(e.to_string()))?;
+
+        let mut connectors = self.inner.connectors.lock().await;
+        let created = match connectors.get_mut(name) {
+            Some(_) if !replace => {
+                return Err(HerderError::Conflict(format!(
+                    "Connector {name} already exists"
+                )));
+            }
+            Some(existing) => {
+                self.stop_connector(name, existing).await;
+                false
+            }
+            None => true,
+        };
+        let target = match connectors.get(name) {
+            Some(existing) => existing.target,
+            None => initial_state.unwrap_or(TargetState::Started),
+        };
+        let mut entry = Entry {
+            config,
+            target,
+            plugin,
+            instance: None,
+            task_configs: Vec::new(),
+            tasks: BTreeMap::new(),
+        };
+        self.inner
+            .worker
+            .status
+            .put_connector(name, State::Unassigned, None);
+        if target == TargetState::Stopped {
+            self.inner
+                .worker
+                .status
+                .put_connector(name, State::Stopped, None);
+        } else {
+            self.start_connector(name, &mut entry).await;
+        }
+        let info = info_of(name, &entry);
+        connectors.insert(name.to_owned(), entry);
+        tracing::info!(connector = %name, created, "connector config stored");
+        Ok((info, created))
+    }
+
+    /// Starts the connector instance, then its tasks. Failures leave it FAILED.
+    async fn start_connector(&self, name: &str, entry: &mut Entry) {
+        if let Some(configs) = self.start_instance(name, entry).await {
+            entry.task_configs = configs;
+            self.start_tasks(name, entry, None);
+        }
+    }
+
+    /// Starts the connector instance and returns the task configs it asks for (in raw form), or
+    /// `None` when it failed (then it is FAILED).
+    async fn start_instance(&self, name: &str, entry: &mut Entry) -> Option<Vec<Props>> {
+        let worker = &self.inner.worker;
+        worker.metrics.connector_startup_attempts.inc();
+        let resolved = match self.resolve(&entry.config) {
+            Ok(r) => r,
+            Err(e) => {
+                self.connector_failed(name, &e.to_string(), &Scrubber::new([]));
+                return None;
+            }
+        };
+        let scrubber = Scrubber::new(resolved.secrets.clone());
+        let mut instance: Box<dyn Connector> = match entry.plugin.factory {
+            PluginFactory::Source { connector, .. } => connector(),
+            PluginFactory::Sink { connector, .. } => connector(),
+            _ => {
+                self.connector_failed(name, "not a connector plugin", &scrubber);
+                return None;
+            }
+        };
+        let context = ConnectorContext::new(Arc::new(Requests {
+            name: name.to_owned(),
+            events: self.inner.events.clone(),
+        }));
+        if let Err(e) = instance.start(resolved.props.clone(), context).await {
+            self.connector_failed(name, &format!("{}: {e}", e.java_class_name()), &scrubber);
+            return None;
+        }
+        worker.metrics.connector_startup_success.inc();
+        let state = if entry.target == TargetState::Paused {
+            State::Paused
+        } else {
+            State::Running
+        };
+        worker.status.put_connector(name, state, None);
+        tracing::info!(connector = %name, "connector started");
+        let configs = self.generate_task_configs(&*instance, entry, &resolved);
+        entry.instance = Some(instance);
+        match configs {
+            Ok(c) => Some(c),
+            Err(message) => {
+                self.connector_failed(name, &message, &scrubber);
+                None
+            }
+        }
+    }
+
+    fn connector_failed(&self, name: &str, message: &str, scrubber: &Scrubber) {
+        let message = scrubber.scrub(message);
+        self.inner.worker.metrics.connector_startup_failure.inc();
+        tracing::error!(connector = %name, error = %message, "connector failed");
+        self.inner
+            .worker
+            .status
+            .put_connector(name, State::Failed, Some(message));
+    }
+
+    /// Asks the connector for task configs and stores them in raw form (references put back).
+    fn generate_task_configs(
+        &self,
+        instance: &dyn Connector,
+        entry: &Entry,
+        resolved: &Resolved,
+    ) -> Result<Vec<Props>, String> {
+        let max_tasks: usize = resolved
+            .props
+            .get("tasks.max")
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(1);
+        let configs = instance
+            .task_configs(max_tasks)
+            .map_err(|e| format!("{}: {e}", e.java_class_name()))?;
+        let enforce = !resolved
+            .props
+            .get("tasks.max.enforce")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("false"));
+        if enforce && configs.len() > max_tasks {
+            return Err(format!(
+                "org.apache.kafka.connect.errors.TooManyTasksException: The connector {} has generated {} tasks, which is greater than {}, the maximum number of tasks it is configured to create.",
+                entry.config.get("name").map(String::as_str).unwrap_or(""),
+                configs.len(),
+                max_tasks
+            ));
+        }
+        Ok(configs
+            .into_iter()
+            .map(|mut task| {
+                // Never store a resolved secret: put the user's reference back (Kafka does too).
+                for key in &resolved.keys_with_placeholders {
+                    if let (Some(v), Some(raw)) = (task.get_mut(key), entry.config.get(key)) {
+                        *v = raw.clone();
+                    }
+                }
+                task.insert("task.class".into(), entry.plugin.class.to_owned());
+                if entry.plugin_type() == PluginType::Sink {
+                    for k in ["topics", "topics.regex"] {
+                        if let Some(v) = entry.config.get(k) {
+                            task.insert(k.into(), v.clone());
+                        }
+                    }
+                }
+                task
+            })
+            .collect())
+    }
+
+    /// Starts the tasks (all, or only those in `only`) from the stored task configs.
+    fn start_tasks(&self, name: &str, entry: &mut Entry, only: Option<&[u32]>) {
+        let worker = &self.inner.worker;
+        let connector_resolved = match self.resolve(&entry.config) {
+            Ok(r) => r,
+            Err(e) => return self.connector_failed(name, &e.to_string(), &Scrubber::new([])),
+        };
+        for (i, raw) in entry.task_configs.iter().enumerate() {
+            if only.is_some_and(|only| !only.contains(&(i as u32))) {
+                continue;
+            }
+            let id = TaskId {
+                connector: name.to_owned(),
+                task: i as u32,
+            };
+            let task_resolved = match self.resolve(raw) {
+                Ok(r) => r,
+                Err(e) => {
+                    worker
+                        .status
+                        .put_task(&id, State::Failed, Some(e.to_string()));
+                    continue;
+                }
+            };
+            let mut secrets = connector_resolved.secrets.clone();
+            secrets.extend(task_resolved.secrets);
+            worker.status.put_task(&id, State::Unassigned, None);
+            let handle = worker.start_task(
+                TaskSpec {
+                    id: id.clone(),
+                    plugin: entry.plugin,
+                    connector_config: connector_resolved.props.clone(),
+                    task_config: task_resolved.props,
+                    secrets,
+                },
+                entry.target,
+            );
+            entry.tasks.insert(id.task, handle);
+        }
+    }
+
+    /// Stops tasks (all at once, sharing the graceful timeout), forgetting their statuses.
+    async fn stop_tasks(&self, name: &str, entry: &mut Entry, which: Option<&[u32]>) {
+        let worker = &self.inner.worker;
+        let ids: Vec<u32> = match which {
+            Some(ids) => ids.to_vec(),
+            None => entry.tasks.keys().copied().collect(),
+        };
+        let handles: Vec<(u32, TaskHandle)> = ids
+            .iter()
+            .filter_map(|i| entry.tasks.remove(i).map(|h| (*i, h)))
+            .collect();
+        for (_, h) in &handles {
+            h.signal_stop();
+        }
+        let deadline = tokio::time::Instant::now() + worker.graceful_timeout();
+        for (i, h) in handles {
+            if !h.await_stop(deadline).await {
+                tracing::error!(connector = %name, task = i, "graceful stop of task failed within task.shutdown.graceful.timeout.ms; it was aborted");
+            }
+            let id = TaskId {
+                connector: name.to_owned(),
+                task: i,
+            };
+            worker.status.remove_task(&id);
+            worker.metrics.remove_task(name, i);
+        }
+    }
+
+    async fn stop_connector(&self, name: &str, entry: &mut Entry) {
+        self.stop_tasks(name, entry, None).await;
+        if let Some(mut instance) = entry.instance.take()
+            && let Err(e) = instance.stop().await
+        {
+            tracing::warn!(connector = %name, error = %e, "error stopping connector");
+        }
+    }
+
+    /// Deletes a connector, stopping it first.
+    pub async fn delete(&self, name: &str) -> Result<(), HerderError> {
+        let mut connectors = self.inner.connectors.lock().await;
+        let mut entry = connectors.remove(name).ok_or_else(|| not_found(name))?;
+        self.stop_connector(name, &mut entry).await;
+        self.inner.worker.status.remove_connector(name);
+        tracing::info!(connector = %name, "connector deleted");
+        Ok(())
+    }
+
+    /// Connector names, sorted.
+    pub async fn connector_names(&self) -> Vec<String> {
+        self.inner.connectors.lock().await.keys().cloned().collect()
+    }
+
+    /// A connector's info.
+    pub async fn info(&self, name: &str) -> Result<ConnectorInfo, HerderError> {
+        let connectors = self.inner.connectors.lock().await;
+        connectors
+            .get(name)
+            .map(|e| info_of(name, e))
+            .ok_or_else(|| not_found(name))
+    }
+
+    /// A connector's task configs (raw), by task number.
+    pub async fn task_configs(&self, name: &str) -> Result<Vec<(u32, Props)>, HerderError> {
+        let connectors = self.inner.connectors.lock().await;
+        let e = connectors.get(name).ok_or_else(|| not_found(name))?;
+        Ok(e.task_configs
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (i as u32, c.clone()))
+            .collect())
+    }
+
+    /// A connector's status and its tasks'.
+    pub async fn status(&self, name: &str) -> Result<ConnectorStatus, HerderError> {
+        let connector_type = {
+            let connectors = self.inner.connectors.lock().await;
+            connectors
+                .get(name)
+                .map(Entry::plugin_type)
+                .ok_or_else(|| {
+                    HerderError::NotFound(format!("No status found for connector {name}"))
+                })?
+        };
+        let status = &self.inner.worker.status;
+        let connector = status.connector(name).ok_or_else(|| {
+            HerderError::NotFound(format!("No status found for connector {name}"))
+        })?;
+        Ok(ConnectorStatus {
+            name: name.to_owned(),
+            connector,
+            tasks: status.tasks_of(name),
+            connector_type,
+        })
+    }
+
+    /// One task's status.
+    pub async fn task_status(&self, name: &str, task: u32) -> Result<Status, HerderError> {
+        self.inner
+            .worker
+            .status
+            .task(&TaskId {
+                connector: name.to_owned(),
+                task,
+            })
+            .ok_or_else(|| HerderError::NotFound(format!("No status found for task {name}-{task}")))
+    }
+
+    /// Pauses a connector: its tasks stay alive but idle.
+    pub async fn pause(&self, name: &str) -> Result<(), HerderError> {
+        self.set_target(name, TargetState::Paused).await
+    }
+
+    /// Resumes a paused or stopped connector.
+    pub async fn resume(&self, name: &str) -> Result<(), HerderError> {
+        self.set_target(name, TargetState::Started).await
+    }
+
+    /// Stops a connector: it and its tasks shut down, and it keeps no tasks (KIP-875).
+    pub async fn stop(&self, name: &str) -> Result<(), HerderError> {
+        self.set_target(name, TargetState::Stopped).await
+    }
+
+    async fn set_target(&self, name: &str, target: TargetState) -> Result<(), HerderError> {
+        let mut connectors = self.inner.connectors.lock().await;
+        let entry = connectors.get_mut(name).ok_or_else(|| not_found(name))?;
+        let previous = entry.target;
+        entry.target = target;
+        let status = &self.inner.worker.status;
+        match (previous, target) {
+            (_, TargetState::Stopped) => {
+                if previous != TargetState::Stopped {
+                    self.stop_connector(name, entry).await;
+                    entry.task_configs.clear();
+                }
+                status.put_connector(name, State::Stopped, None);
+            }
+            (TargetState::Stopped, _) => self.start_connector(name, entry).await,
+            (_, t) => {
+                for h in entry.tasks.values() {
+                    h.set_target(t);
+                }
+                let failed = status
+                    .connector(name)
+                    .is_some_and(|s| s.state == State::Failed);
+                if !failed {
+                    let state = if t == TargetState::Paused {
+                        State::Paused
+                    } else {
+                        State::Running
+                    };
+                    status.put_connector(name, state, None);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Restarts the connector instance; with `include_tasks` its tasks too; with `only_failed`
+    /// only the instances that are FAILED. Returns whether anything was restarted.
+    pub async fn restart(
+        &self,
+        name: &str,
+        include_tasks: bool,
+        only_failed: bool,
+    ) -> Result<(), HerderError> {
+        let mut connectors = self.inner.connectors.lock().await;
+        let entry = connectors.get_mut(name).ok_or_else(|| not_found(name))?;
+        if entry.target == TargetState::Stopped {
+            return Ok(());
+        }
+        let status = self.inner.worker.status.clone();
+        let connector_failed = status
+            .connector(name)
+            .is_some_and(|s| s.state == State::Failed);
+        let restart_connector = !only_failed || connector_failed;
+        let tasks: Vec<u32> = if include_tasks {
+            status
+                .tasks_of(name)
+                .into_iter()
+                .filter(|(_, s)| !only_failed || s.state == State::Failed)
+                .map(|(i, _)| i)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if restart_connector {
+            status.put_connector(name, State::Restarting, None);
+            if let Some(mut instance) = entry.instance.take()
+                && let Err(e) = instance.stop().await
+            {
+                tracing::warn!(connector = %name, error = %e, "error stopping connector");
+            }
+            if let Some(configs) = self.start_instance(name, entry).await
+                && configs != entry.task_configs
+            {
+                // The connector now asks for different tasks: replace them all.
+                self.stop_tasks(name, entry, None).await;
+                entry.task_configs = configs;
+                self.start_tasks(name, entry, None);
+                return Ok(());
+            }
+        }
+        if !tasks.is_empty() {
+            for i in &tasks {
+                status.put_task(
+                    &TaskId {
+                        connector: name.to_owned(),
+                        task: *i,
+                    },
+                    State::Restarting,
+                    None,
+                );
+            }
+            self.stop_tasks(name, entry, Some(&tasks)).await;
+            self.start_tasks(name, entry, Some(&tasks));
+        }
+        Ok(())
+    }
+
+    /// Restarts one task.
+    pub async fn restart_task(&self, name: &str, task: u32) -> Result<(), HerderError> {
+        let mut connectors = self.inner.connectors.lock().await;
+        let entry = connectors.get_mut(name).ok_or_else(|| not_found(name))?;
+        if task as usize >= entry.task_configs.len() {
+            return Err(HerderError::NotFound(format!(
+                "Task {name}-{task} not found"
+            )));
+        }
+        self.stop_tasks(name, entry, Some(&[task])).await;
+        self.start_tasks(name, entry, Some(&[task]));
+        Ok(())
+    }
+
+    /// Stops every connector and task (flushing and committing), within the graceful timeout.
+    pub async fn shutdown(&self) {
+        let mut connectors = self.inner.connectors.lock().await;
+        let deadline = tokio::time::Instant::now() + self.inner.worker.graceful_timeout();
+        let mut handles = Vec::new();
+        for (name, entry) in connectors.iter_mut() {
+            for (i, h) in std::mem::take(&mut entry.tasks) {
+                h.signal_stop();
+                handles.push((name.clone(), i, h));
+            }
+        }
+        for (name, i, h) in handles {
+            if !h.await_stop(deadline).await {
+                tracing::error!(connector = %name, task = i, "graceful stop of task failed; it was aborted");
+            }
+        }
+        for (name, entry) in connectors.iter_mut() {
+            if let Some(mut instance) = entry.instance.take()
+                && let Err(e) = instance.stop().await
+            {
+                tracing::warn!(connector = %name, error = %e, "error stopping connector");
+            }
+        }
+    }
+
+    /// Refreshes the gauges computed from current state (counts, statuses), before a scrape.
+    pub async fn refresh_metrics(&self) {
+        let worker = &self.inner.worker;
+        let m = &worker.metrics;
+        let connectors = self.inner.connectors.lock().await;
+        m.connector_count.set(connectors.len() as i64);
+        let all_tasks = worker.status.all_tasks();
+        m.task_count.set(all_tasks.len() as i64);
+        m.status.clear();
+        m.connector_task_counts.clear();
+        for name in connectors.keys() {
+            if let Some(s) = worker.status.connector(name) {
+                m.status
+                    .get_or_create(&crate::metrics::StatusLabels {
+                        connector: name.clone(),
+                        task: String::new(),
+                        status: s.state.name().to_ascii_lowercase(),
+                    })
+                    .set(1);
+            }
+            let tasks = worker.status.tasks_of(name);
+            for state in [
+                State::Running,
+                State::Paused,
+                State::Failed,
+                State::Unassigned,
+                State::Restarting,
+            ] {
+                let n = tasks.iter().filter(|(_, s)| s.state == state).count();
+                m.connector_task_counts
+                    .get_or_create(&crate::metrics::StatusLabels {
+                        connector: name.clone(),
+                        task: String::new(),
+                        status: state.name().to_ascii_lowercase(),
+                    })
+                    .set(n as i64);
+            }
+            for (i, s) in tasks {
+                m.status
+                    .get_or_create(&crate::metrics::StatusLabels {
+                        connector: name.clone(),
+                        task: i.to_string(),
+                        status: s.state.name().to_ascii_lowercase(),
+                    })
+                    .set(1);
+            }
+        }
+    }
+
+    async fn reconfigure(&self, name: &str) {
+        let mut connectors = self.inner.connectors.lock().await;
+        let Some(entry) = connectors.get_mut(name) else {
+            return;
+        };
+        let Some(instance) = entry.instance.take() else {
+            return;
+        };
+        let result = self
+            .resolve(&entry.config)
+            .map_err(|e| e.to_string())
+            .and_then(|resolved| self.generate_task_configs(&*instance, entry, &resolved));
+        entry.instance = Some(instance);
+        match result {
+            Ok(configs) if configs != entry.task_configs => {
+                tracing::info!(connector = %name, tasks = configs.len(), "task configs changed; restarting tasks");
+                self.stop_tasks(name, entry, None).await;
+                entry.task_configs = configs;
+                self.start_tasks(name, entry, None);
+            }
+            Ok(_) => {}
+            Err(message) => self.connector_failed(name, &message, &Scrubber::new([])),
+        }
+    }
+}
+
+fn info_of(name: &str, entry: &Entry) -> ConnectorInfo {
+    ConnectorInfo {
+        name: name.to_owned(),
+        config: entry.config.clone(),
+        tasks: (0..entry.task_configs.len() as u32).collect(),
+        connector_type: entry.plugin_type(),
+    }
+}
+
+async fn handle_events(inner: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<ConnectorEvent>) {
+    while let Some(event) = rx.recv().await {
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        let herder = Herder { inner };
+        match event {
+            ConnectorEvent::Reconfigure(name) => herder.reconfigure(&name).await,
+            ConnectorEvent::Failed(name, message) => {
+                herder.connector_failed(&name, &message, &Scrubber::new([]));
+            }
+        }
+    }
+}

@@ -1,0 +1,397 @@
+//! The data path of a source task, in one place (Kafka's `WorkerSourceTask`):
+//!
+//! `poll` → transforms → key/value/header converters → producer `send` → on the broker's
+//! acknowledgement, `commit_record` and offset tracking → every `offset.flush.interval.ms` (and on
+//! stop) the offsets of fully acknowledged prefixes are written to the offset store, then `commit`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use futures::stream::{FuturesUnordered, StreamExt};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::future_producer::OwnedDeliveryResult;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use sluice_api::task::RecordMetadata;
+use sluice_api::{ConnectError, ConnectRecord, Props, SourceRecord, SourceTask, SourceTaskContext};
+
+use super::errors::{ErrorHandler, Outcome, Stage};
+use super::offsets::{
+    ConnectorOffsetReader, OffsetBackingStore, SubmittedId, SubmittedRecords, offset_key,
+};
+use super::{RecordConverters, TaskEnv, TransformChain};
+use crate::status::{State, TargetState};
+
+type Ack = (
+    SubmittedId,
+    SourceRecord,
+    Result<OwnedDeliveryResult, futures::channel::oneshot::Canceled>,
+);
+
+/// One running source task and everything its data path needs.
+pub struct SourceTaskRunner {
+    pub(crate) env: TaskEnv,
+    pub(crate) task: Box<dyn SourceTask>,
+    pub(crate) task_props: Props,
+    pub(crate) converters: RecordConverters,
+    pub(crate) transforms: TransformChain,
+    pub(crate) errors: ErrorHandler,
+    pub(crate) producer: FutureProducer,
+    pub(crate) offsets: Arc<dyn OffsetBackingStore>,
+    pub(crate) submitted: SubmittedRecords,
+    pub(crate) in_flight: FuturesUnordered<BoxFuture<'static, Ack>>,
+    /// Offsets taken from `submitted` but not yet written (a failed write is retried next time).
+    pub(crate) unflushed: BTreeMap<String, String>,
+}
+
+/// Converted bytes of one record, ready for the producer.
+struct Serialized {
+    topic: String,
+    partition: Option<i32>,
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+    headers: Vec<(String, Option<Vec<u8>>)>,
+    timestamp: Option<i64>,
+}
+
+fn describe(record: &ConnectRecord, include: bool) -> String {
+    if include {
+        format!(
+            "source record is {{topic='{}', partition={:?}, timestamp={:?}, key={:?}, value={:?}}}",
+            record.topic, record.kafka_partition, record.timestamp, record.key, record.value
+        )
+    } else {
+        format!("source record is for topic '{}'", record.topic)
+    }
+}
+
+impl SourceTaskRunner {
+    /// Runs the task until it is stopped or fails, then shuts it down cleanly.
+    pub async fn run(mut self) {
+        let result = self.execute().await;
+        if let Err(e) = &result {
+            self.env.fail(e);
+        }
+        self.shutdown().await;
+    }
+
+    async fn execute(&mut self) -> Result<(), ConnectError> {
+        let context = SourceTaskContext {
+            connector: self.env.id.connector.clone(),
+            task_id: self.env.id.task,
+            offsets: Arc::new(ConnectorOffsetReader::new(
+                self.env.id.connector.clone(),
+                self.offsets.clone(),
+            )),
+        };
+        self.task
+            .start(std::mem::take(&mut self.task_props), context)
+            .await?;
+        self.env.started();
+        let mut last_flush = Instant::now();
+        loop {
+            if self.env.cancel.is_cancelled() {
+                return Ok(());
+            }
+            if self.env.target() == TargetState::Paused {
+                self.env.set_state(State::Paused);
+                while self.env.target() == TargetState::Paused {
+                    tokio::select! {
+                        _ = self.env.cancel.cancelled() => return Ok(()),
+                        _ = self.env.target_changed_from(TargetState::Paused) => {}
+                        _ = tokio::time::sleep(self.env.flush_interval) => {}
+                    }
+                    self.drain_acks().await?;
+                    self.commit_offsets().await;
+                    last_flush = Instant::now();
+                }
+                self.env.set_state(State::Running);
+            }
+
+            let polled = tokio::select! {
+                biased;
+                _ = self.env.cancel.cancelled() => return Ok(()),
+                polled = self.task.poll() => polled,
+            };
+            let records = match polled {
+                Ok(records) => records,
+                Err(e) if e.is_retriable() => {
+                    tracing::warn!(task = %self.env.id, error = %self.env.scrub(&e.to_string()), "retriable error from poll; polling again");
+                    Vec::new()
+                }
+                Err(e) => return Err(e),
+            };
+            // Like Connect's poll-batch time: processing a polled batch, not waiting for it.
+            let started = Instant::now();
+            if !records.is_empty() {
+                self.env
+                    .metrics
+                    .source_record_poll
+                    .inc_by(records.len() as u64);
+                self.env.metrics.batch_size.observe(records.len() as f64);
+            }
+            for record in records {
+                self.send(record).await?;
+            }
+            self.env
+                .metrics
+                .poll_batch_time_ms
+                .observe(started.elapsed().as_secs_f64() * 1000.0);
+            self.drain_acks().await?;
+            if last_flush.elapsed() >= self.env.flush_interval {
+                self.commit_offsets().await;
+                last_flush = Instant::now();
+            }
+        }
+    }
+
+    /// Transforms, converts and sends one record; dropped or skipped records count as delivered.
+    async fn send(&mut self, record: SourceRecord) -> Result<(), ConnectError> {
+        let id = self
+            .submitted
+            .submit(&record.source_partition, &record.source_offset);
+        let Some(serialized) =
+            transform_and_convert(&self.errors, &self.transforms, &self.converters, &record)
+                .await?
+        else {
+            self.submitted.ack(&id);
+            self.task.commit_record(&record, None).await?;
+            return Ok(());
+        };
+        let headers = serialized
+            .headers
+            .iter()
+            .fold(OwnedHeaders::new(), |h, (key, value)| {
+                h.insert(Header {
+                    key,
+                    value: value.as_deref(),
+                })
+            });
+        let mut out: FutureRecord<'_, [u8], [u8]> =
+            FutureRecord::to(&serialized.topic).headers(headers);
+        if let Some(k) = &serialized.key {
+            out = out.key(k);
+        }
+        if let Some(v) = &serialized.value {
+            out = out.payload(v);
+        }
+        if let Some(p) = serialized.partition {
+            out = out.partition(p);
+        }
+        if let Some(ts) = serialized.timestamp {
+            out = out.timestamp(ts);
+        }
+        let delivery = loop {
+            match self.producer.send_result(out) {
+                Ok(delivery) => break delivery,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    // The producer's queue is full: let acknowledgements catch up, then retry.
+                    out = back;
+                    self.drain_acks().await?;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err((e, _)) => {
+                    return Err(ConnectError::connect(format!(
+                        "Failed to send a record to topic '{}': {e}",
+                        serialized.topic
+                    )));
+                }
+            }
+        };
+        self.env.metrics.source_record_active_count.inc();
+        self.in_flight
+            .push(async move { (id, record, delivery.await) }.boxed());
+        Ok(())
+    }
+
+    /// Handles every acknowledgement that has arrived, without waiting.
+    async fn drain_acks(&mut self) -> Result<(), ConnectError> {
+        while let Some(Some(ack)) = self.in_flight.next().now_or_never() {
+            self.handle_ack(ack).await?;
+        }
+        Ok(())
+    }
+
+    async fn handle_ack(&mut self, (id, record, result): Ack) -> Result<(), ConnectError> {
+        self.env.metrics.source_record_active_count.dec();
+        let metadata = match result {
+            Ok(Ok(delivery)) => {
+                self.env.metrics.source_record_write.inc();
+                Some(RecordMetadata {
+                    topic: record.record.topic.clone(),
+                    partition: delivery.partition,
+                    offset: delivery.offset,
+                })
+            }
+            Ok(Err((e, _))) => self.produce_failed(&record, &e.to_string())?,
+            Err(_) => self.produce_failed(&record, "the producer was closed")?,
+        };
+        self.submitted.ack(&id);
+        self.task.commit_record(&record, metadata).await
+    }
+
+    /// A record Kafka refused: skipped under `errors.tolerance=all`, fatal otherwise.
+    fn produce_failed(
+        &self,
+        record: &SourceRecord,
+        error: &str,
+    ) -> Result<Option<RecordMetadata>, ConnectError> {
+        self.env.metrics.total_record_failures.inc();
+        self.env.metrics.total_record_errors.inc();
+        if self.errors.settings().tolerate_all {
+            self.env.metrics.total_records_skipped.inc();
+            tracing::error!(task = %self.env.id, topic = %record.record.topic, %error, "skipping a record Kafka did not accept (errors.tolerance=all)");
+            Ok(None)
+        } else {
+            Err(ConnectError::connect(format!(
+                "Unrecoverable exception from producer send callback: {error}"
+            )))
+        }
+    }
+
+    /// Writes the offsets of every fully acknowledged prefix, then tells the task.
+    async fn commit_offsets(&mut self) {
+        for (partition, offset) in self.submitted.committable() {
+            self.unflushed.insert(
+                offset_key(&self.env.id.connector, &partition),
+                serde_json::Value::Object(offset).to_string(),
+            );
+        }
+        if self.unflushed.is_empty() {
+            return;
+        }
+        let entries: Vec<(String, Option<String>)> = self
+            .unflushed
+            .iter()
+            .map(|(k, v)| (k.clone(), Some(v.clone())))
+            .collect();
+        let started = Instant::now();
+        let written = tokio::time::timeout(self.env.flush_timeout, self.offsets.set(entries)).await;
+        self.env
+            .metrics
+            .offset_commit_time_ms
+            .observe(started.elapsed().as_secs_f64() * 1000.0);
+        match written {
+            Ok(Ok(())) => {
+                self.unflushed.clear();
+                self.env.metrics.offset_commit_success.inc();
+                if let Err(e) = self.task.commit().await {
+                    tracing::warn!(task = %self.env.id, error = %self.env.scrub(&e.to_string()), "task commit failed");
+                }
+            }
+            Ok(Err(e)) => {
+                self.env.metrics.offset_commit_failure.inc();
+                tracing::error!(task = %self.env.id, error = %e, "failed to commit source offsets; will retry");
+            }
+            Err(_) => {
+                self.env.metrics.offset_commit_failure.inc();
+                tracing::error!(task = %self.env.id, timeout_ms = self.env.flush_timeout.as_millis() as u64, "timed out committing source offsets; will retry");
+            }
+        }
+    }
+
+    /// Waits (within the graceful timeout) for in-flight records, commits offsets, stops the task.
+    async fn shutdown(&mut self) {
+        let deadline = tokio::time::Instant::now() + self.env.graceful_timeout;
+        while !self.in_flight.is_empty() {
+            match tokio::time::timeout_at(deadline, self.in_flight.next()).await {
+                Ok(Some(ack)) => {
+                    if let Err(e) = self.handle_ack(ack).await {
+                        self.env.fail(&e);
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    tracing::warn!(task = %self.env.id, pending = self.in_flight.len(), "records still unacknowledged at shutdown; their offsets are not committed");
+                    break;
+                }
+            }
+        }
+        self.commit_offsets().await;
+        if let Err(e) = self.task.stop().await {
+            tracing::warn!(task = %self.env.id, error = %self.env.scrub(&e.to_string()), "error stopping task");
+        }
+        self.env.stopped();
+    }
+}
+
+/// Transforms and converts one record; `None` when a transform dropped it or an error skipped it.
+/// A free function (not a method) so the future borrows only the shareable parts of the task.
+async fn transform_and_convert(
+    errors: &ErrorHandler,
+    chain: &TransformChain,
+    conv: &RecordConverters,
+    source: &SourceRecord,
+) -> Result<Option<Serialized>, ConnectError> {
+    let include = |inc: bool| describe(&source.record, inc);
+    let record = if chain.is_empty() {
+        source.record.clone()
+    } else {
+        match errors
+            .run(Stage::Transformation, include, || {
+                chain.apply(source.record.clone())
+            })
+            .await?
+        {
+            Outcome::Done(Some(r)) => r,
+            Outcome::Done(None) | Outcome::Skipped(_) => return Ok(None),
+        }
+    };
+    let include = |inc: bool| describe(&record, inc);
+    let topic = record.topic.as_str();
+    let key = match errors
+        .run(Stage::KeyConverter, include, || {
+            std::future::ready(conv.key.from_connect_data(
+                topic,
+                record.key_schema.as_deref(),
+                &record.key,
+            ))
+        })
+        .await?
+    {
+        Outcome::Done(k) => k,
+        Outcome::Skipped(_) => return Ok(None),
+    };
+    let value = match errors
+        .run(Stage::ValueConverter, include, || {
+            std::future::ready(conv.value.from_connect_data(
+                topic,
+                record.value_schema.as_deref(),
+                &record.value,
+            ))
+        })
+        .await?
+    {
+        Outcome::Done(v) => v,
+        Outcome::Skipped(_) => return Ok(None),
+    };
+    let mut headers = Vec::with_capacity(record.headers.len());
+    for h in &record.headers {
+        match errors
+            .run(Stage::HeaderConverter, include, || {
+                std::future::ready(conv.header.from_connect_header(
+                    topic,
+                    &h.key,
+                    h.schema.as_deref(),
+                    &h.value,
+                ))
+            })
+            .await?
+        {
+            Outcome::Done(v) => headers.push((h.key.clone(), v)),
+            Outcome::Skipped(_) => return Ok(None),
+        }
+    }
+    Ok(Some(Serialized {
+        topic: record.topic.clone(),
+        partition: record.kafka_partition,
+        key,
+        value,
+        headers,
+        timestamp: record.timestamp,
+    }))
+}
