@@ -1,0 +1,151 @@
+//! Self-tests of the harness: the brokers start on this machine and the Kafka helpers move
+//! records byte-exactly.
+
+use std::net::{Ipv4Addr, TcpStream};
+use std::time::Duration;
+
+use sluice_tests::kafka::{self, OutgoingRecord};
+use sluice_tests::{Mosquitto, Tansu};
+
+/// Key, value and headers of one produced record.
+type SentRecord<'a> = (Option<&'a [u8]>, Option<&'a [u8]>, Vec<(&'a str, &'a [u8])>);
+
+#[tokio::test]
+async fn tansu_round_trips_records_with_headers_byte_exact() {
+    let tansu = Tansu::start().await;
+    let bootstrap = tansu.bootstrap();
+    kafka::create_topic(&bootstrap, "harness-roundtrip", 1).await;
+
+    let binary_value: Vec<u8> = (0..=255u8).collect();
+    let sent: [SentRecord<'_>; 3] = [
+        (Some(b"k1"), Some(b"first"), vec![("h", b"a")]),
+        (
+            None,
+            Some(&binary_value),
+            vec![("dup", b"1"), ("dup", b"2"), ("bin", b"\x00\xff")],
+        ),
+        (Some(b"k3"), None, vec![("empty", b"")]),
+    ];
+    let mut positions = Vec::new();
+    for (key, value, headers) in &sent {
+        positions
+            .push(kafka::produce(&bootstrap, "harness-roundtrip", *key, *value, headers).await);
+    }
+    assert_eq!(positions, vec![(0, 0), (0, 1), (0, 2)]);
+
+    let records =
+        kafka::consume_all(&bootstrap, "harness-roundtrip", 3, Duration::from_secs(30)).await;
+    assert_eq!(records.len(), 3);
+    for (record, (key, value, headers)) in records.iter().zip(&sent) {
+        assert_eq!(record.topic, "harness-roundtrip");
+        assert_eq!(record.key.as_deref(), *key);
+        assert_eq!(record.value.as_deref(), *value);
+        let expected_headers: Vec<(String, Option<Vec<u8>>)> = headers
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Some(v.to_vec())))
+            .collect();
+        assert_eq!(record.headers, expected_headers);
+        assert!(record.timestamp.is_some_and(|t| t > 1_600_000_000_000));
+    }
+    assert_eq!(
+        records.iter().map(|r| r.offset).collect::<Vec<_>>(),
+        vec![0, 1, 2]
+    );
+    assert_eq!(records[1].header("dup"), Some(Some(&b"2"[..])));
+
+    // Reading to the end sees exactly the same records, no more.
+    let to_end =
+        kafka::consume_to_end(&bootstrap, "harness-roundtrip", Duration::from_secs(30)).await;
+    assert_eq!(to_end, records);
+}
+
+#[tokio::test]
+async fn tansu_reads_partitioned_topics_to_the_end_and_reports_committed_offsets() {
+    let tansu = Tansu::start().await;
+    let bootstrap = tansu.bootstrap();
+    kafka::create_topic(&bootstrap, "harness-parts", 3).await;
+    assert_eq!(
+        kafka::topic_partitions(&bootstrap, "harness-parts").await,
+        Some(vec![0, 1, 2])
+    );
+    assert!(
+        kafka::topic_partitions(&bootstrap, "harness-missing")
+            .await
+            .is_none()
+    );
+
+    let records: Vec<OutgoingRecord> = (0..6)
+        .map(|i| {
+            OutgoingRecord::keyed(format!("k{i}"), format!("v{i}"))
+                .with_partition(i % 3)
+                .with_timestamp(1_700_000_000_000 + i64::from(i))
+        })
+        .collect();
+    let positions = kafka::produce_records(&bootstrap, "harness-parts", &records).await;
+    assert_eq!(positions.iter().filter(|(p, _)| *p == 2).count(), 2);
+
+    let mut read =
+        kafka::consume_to_end(&bootstrap, "harness-parts", Duration::from_secs(30)).await;
+    read.sort_by_key(|r| r.timestamp);
+    let values: Vec<String> = read.iter().filter_map(|r| r.value_str()).collect();
+    assert_eq!(values, ["v0", "v1", "v2", "v3", "v4", "v5"]);
+    assert_eq!(read[4].partition, 1);
+    assert_eq!(read[4].timestamp, Some(1_700_000_000_004));
+
+    // An empty topic is read to its end at once.
+    kafka::create_topic(&bootstrap, "harness-empty", 2).await;
+    assert!(
+        kafka::consume_to_end(&bootstrap, "harness-empty", Duration::from_secs(30))
+            .await
+            .is_empty()
+    );
+
+    // Commit offsets through a group consumer, then read them back.
+    commit_offsets(
+        &bootstrap,
+        "harness-group",
+        "harness-parts",
+        &[(0, 2), (2, 1)],
+    );
+    let committed = kafka::committed_offsets(&bootstrap, "harness-group", "harness-parts").await;
+    assert_eq!(
+        committed.into_iter().collect::<Vec<_>>(),
+        vec![(0, 2), (2, 1)]
+    );
+    assert!(
+        kafka::committed_offsets(&bootstrap, "harness-nobody", "harness-parts")
+            .await
+            .is_empty()
+    );
+}
+
+fn commit_offsets(bootstrap: &str, group: &str, topic: &str, offsets: &[(i32, i64)]) {
+    use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+    use rdkafka::{Offset, TopicPartitionList};
+    let consumer: BaseConsumer = kafka::client_config(bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut list = TopicPartitionList::new();
+    for (partition, offset) in offsets {
+        list.add_partition_offset(topic, *partition, Offset::Offset(*offset))
+            .expect("offset");
+    }
+    consumer
+        .commit(&list, CommitMode::Sync)
+        .expect("commit offsets");
+}
+
+#[tokio::test]
+async fn mosquitto_accepts_tcp_connections_until_dropped() {
+    let mosquitto = Mosquitto::start().await;
+    let port = mosquitto.port();
+    TcpStream::connect((Ipv4Addr::LOCALHOST, port)).expect("mosquitto accepts connections");
+    assert_eq!(mosquitto.url(), format!("tcp://127.0.0.1:{port}"));
+    drop(mosquitto);
+    assert!(
+        TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err(),
+        "mosquitto still listens after drop"
+    );
+}
