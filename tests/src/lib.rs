@@ -6,6 +6,10 @@
 //! its handle is dropped; when a test panics, the tail of each log is printed so the failure
 //! explains itself.
 //!
+//! Child processes lead their own process groups and are also asked to die (SIGKILL) when the
+//! thread that started them exits, so nothing outlives a test that is killed by a timeout; keep
+//! handles inside the test that made them (not in statics shared across threads).
+//!
 //! The `sluice` binary must be built first (`cargo build --bins`, which `scripts/test.sh` does),
 //! and the brokers installed (`scripts/install-deps.sh`).
 //!
