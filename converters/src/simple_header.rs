@@ -4,9 +4,13 @@ use sluice_api::{ConfigDef, HeaderConverter, Props, Result, Schema, SchemaAndVal
 
 use crate::values::{convert_to_string, parse_string};
 
-/// Writes header values as text and infers a schema when reading them back (see
-/// [`crate::values`] for the text forms): `true`/`false` are booleans, whole numbers the smallest
-/// integer type that holds them, `[..]`/`{..}` arrays and maps, anything else a string.
+/// Writes header values as text (Kafka's `Values.convertToString`: strings as they are, numbers
+/// as Java prints them, bytes as Base64, dates and times in ISO-8601, containers in a JSON-like
+/// form) and infers a schema when reading them back (`Values.parseString`): `true`/`false` are
+/// booleans, whole numbers the smallest integer type that holds them, other numbers FLOAT32 (or
+/// FLOAT64, or a Decimal, when a float cannot hold them), ISO-8601 text the logical date and time
+/// types, `[..]`/`{..}` arrays and maps, anything else a string. Text Kafka would read only the
+/// start of (`1,2` as `1`) stays a whole string.
 #[derive(Debug, Default, Clone)]
 pub struct SimpleHeaderConverter;
 
