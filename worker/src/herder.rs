@@ -163,10 +163,14 @@ impl Herder {
     }
 
     fn resolve(&self, props: &Props) -> Result<Resolved, HerderError> {
-        self.inner
+        let resolved = self
+            .inner
             .providers
             .resolve(props)
-            .map_err(|e| HerderError::BadRequest(e.to_string()))
+            .map_err(|e| HerderError::BadRequest(e.to_string()))?;
+        // From here on no log line may show these values, whoever writes it.
+        crate::logging::register_secrets(&resolved.secrets);
+        Ok(resolved)
     }
 
     /// Checks a connector config without creating anything.

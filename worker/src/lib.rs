@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod connector_config;
 pub mod herder;
+pub mod logging;
 pub mod metrics;
 pub mod plugins;
 pub mod rest;

@@ -47,6 +47,7 @@ pub async fn run(
     let started = Instant::now();
     let config =
         WorkerConfig::load(&worker_file, Mode::Standalone).map_err(|e| anyhow::anyhow!("{e}"))?;
+    crate::logging::register_secrets(config.secrets());
     let offsets_file = config
         .config()
         .string("offset.storage.file.filename")
