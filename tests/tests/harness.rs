@@ -149,3 +149,68 @@ async fn mosquitto_accepts_tcp_connections_until_dropped() {
         "mosquitto still listens after drop"
     );
 }
+
+#[tokio::test]
+async fn worker_process_starts_answers_restarts_and_stops() {
+    use sluice_tests::{WorkerCommand, rest};
+    use std::os::unix::process::ExitStatusExt;
+
+    let tansu = Tansu::start().await;
+    let bootstrap = tansu.bootstrap();
+    let props = [
+        ("bootstrap.servers", bootstrap.as_str()),
+        (
+            "key.converter",
+            "org.apache.kafka.connect.storage.StringConverter",
+        ),
+        (
+            "value.converter",
+            "org.apache.kafka.connect.storage.StringConverter",
+        ),
+    ];
+    let no_files: [&str; 0] = [];
+    let mut worker = WorkerCommand::standalone(props, no_files)
+        .with_env([("SLUICE_TESTS_MARKER", "harness-env")])
+        .spawn();
+    worker.wait_ready().await;
+    let properties = std::fs::read_to_string(worker.properties_path()).expect("worker file");
+    assert!(properties.contains(&format!(
+        "listeners={}",
+        worker.rest_url().replace(':', "\\:")
+    )));
+    assert!(properties.contains("offset.storage.file.filename="));
+    let environ = std::fs::read(format!("/proc/{}/environ", worker.pid())).expect("environ");
+    assert!(
+        environ
+            .split(|b| *b == 0)
+            .any(|entry| entry == b"SLUICE_TESTS_MARKER=harness-env"),
+        "the worker did not get the injected environment"
+    );
+    let (status, _) = rest::get_json(&worker.url("/")).await;
+    assert_eq!(status, 200);
+
+    let killed = worker.kill_9();
+    assert_eq!(killed.signal(), Some(9));
+    assert!(!worker.is_running());
+    assert!(
+        rest::request(reqwest::Method::GET, worker.rest_url(), None)
+            .await
+            .is_err()
+    );
+
+    let first_pid = worker.pid();
+    worker.restart().await;
+    assert_ne!(worker.pid(), first_pid);
+    worker.wait_ready().await;
+    let environ = std::fs::read(format!("/proc/{}/environ", worker.pid())).expect("environ");
+    assert!(
+        environ
+            .split(|b| *b == 0)
+            .any(|entry| entry == b"SLUICE_TESTS_MARKER=harness-env"),
+        "the restarted worker lost the injected environment"
+    );
+
+    let stopped = worker.terminate().await;
+    assert_ne!(stopped.signal(), Some(9), "SIGTERM, not SIGKILL, ended it");
+    assert!(worker.log_text().contains("worker restarted"));
+}
