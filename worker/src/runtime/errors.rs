@@ -1,7 +1,10 @@
 //! Record-level error handling (KIP-298): retries of retriable failures within
 //! `errors.retry.timeout`, `errors.tolerance`, error logging, and the sink dead letter queue.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+// tokio's clock, so retry deadlines follow the runtime's time (and paused time in tests).
+use tokio::time::Instant;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
