@@ -5,7 +5,7 @@
 //! they are resolved only when a connector or task starts, and task configs are stored with the
 //! raw references put back, so resolved values never reach REST answers, logs or offsets.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
@@ -67,6 +67,8 @@ pub struct ConnectorStatus {
 
 struct Entry {
     config: Props,
+    /// Keys of PASSWORD type: shown as `[hidden]` unless they hold a `${...}` reference.
+    password_keys: BTreeSet<String>,
     target: TargetState,
     plugin: PluginDesc,
     instance: Option<Box<dyn Connector>>,
@@ -205,6 +207,17 @@ impl Herder {
                 config.insert("name".into(), name.to_owned());
             }
         }
+        let mut connectors = self.inner.connectors.lock().await;
+        if let Some(existing) = connectors.get(name) {
+            // A config read back from REST shows passwords as [hidden]; writing it back keeps them.
+            for key in &existing.password_keys {
+                if let (Some(v), Some(old)) = (config.get_mut(key), existing.config.get(key)) {
+                    if v == sluice_api::config::HIDDEN {
+                        *v = old.clone();
+                    }
+                }
+            }
+        }
         let report = self.validate(&config)?;
         if report.error_count() > 0 {
             let messages = report.error_messages();
@@ -220,8 +233,17 @@ impl Herder {
             .registry
             .connector(&report.connector_class)
             .map_err(|e| HerderError::BadRequest(e.to_string()))?;
+        let password_keys: BTreeSet<String> = report
+            .configs
+            .iter()
+            .filter(|c| {
+                c.definition
+                    .as_ref()
+                    .is_some_and(|d| d.config_type == sluice_api::ConfigType::Password)
+            })
+            .map(|c| c.value.name.clone())
+            .collect();
 
-        let mut connectors = self.inner.connectors.lock().await;
         let created = match connectors.get_mut(name) {
             Some(_) if !replace => {
                 return Err(HerderError::Conflict(format!(
@@ -240,6 +262,7 @@ impl Herder {
         };
         let mut entry = Entry {
             config,
+            password_keys,
             target,
             plugin,
             instance: None,
@@ -488,7 +511,7 @@ impl Herder {
         Ok(e.task_configs
             .iter()
             .enumerate()
-            .map(|(i, c)| (i as u32, c.clone()))
+            .map(|(i, c)| (i as u32, shown(c, &e.password_keys)))
             .collect())
     }
 
@@ -753,10 +776,26 @@ impl Herder {
     }
 }
 
+/// A config as REST may show it: PASSWORD values that are not `${...}` references are hidden.
+fn shown(config: &Props, password_keys: &BTreeSet<String>) -> Props {
+    config
+        .iter()
+        .map(|(k, v)| {
+            let hide = password_keys.contains(k) && !sluice_config::has_placeholder(v);
+            let v = if hide {
+                sluice_api::config::HIDDEN.to_owned()
+            } else {
+                v.clone()
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
 fn info_of(name: &str, entry: &Entry) -> ConnectorInfo {
     ConnectorInfo {
         name: name.to_owned(),
-        config: entry.config.clone(),
+        config: shown(&entry.config, &entry.password_keys),
         tasks: (0..entry.task_configs.len() as u32).collect(),
         connector_type: entry.plugin_type(),
     }
@@ -774,5 +813,131 @@ async fn handle_events(inner: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Conne
                 herder.connector_failed(&name, &message, &Scrubber::new([]));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Metrics;
+    use crate::plugins::PluginRegistry;
+    use crate::runtime::offsets::FileOffsetStore;
+    use crate::status::StatusStore;
+    use sluice_api::{
+        ConfigDef, ConfigType, DefaultValue, Importance, SinkConnector, SinkRecord, SinkTask,
+        SinkTaskContext,
+    };
+
+    struct SecretSink;
+
+    #[async_trait::async_trait]
+    impl Connector for SecretSink {
+        fn version(&self) -> String {
+            "test".into()
+        }
+        fn config_def(&self) -> ConfigDef {
+            ConfigDef::new().key(
+                "secret",
+                ConfigType::Password,
+                DefaultValue::Required,
+                Importance::High,
+                "a password",
+            )
+        }
+        async fn start(&mut self, _: Props, _: ConnectorContext) -> sluice_api::Result<()> {
+            Ok(())
+        }
+        fn task_configs(&self, _: usize) -> sluice_api::Result<Vec<Props>> {
+            Ok(vec![])
+        }
+        async fn stop(&mut self) -> sluice_api::Result<()> {
+            Ok(())
+        }
+    }
+    impl SinkConnector for SecretSink {}
+
+    struct NoTask;
+    #[async_trait::async_trait]
+    impl SinkTask for NoTask {
+        async fn start(&mut self, _: Props, _: SinkTaskContext) -> sluice_api::Result<()> {
+            Ok(())
+        }
+        async fn put(&mut self, _: Vec<SinkRecord>) -> sluice_api::Result<()> {
+            Ok(())
+        }
+        async fn stop(&mut self) -> sluice_api::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn herder(dir: &std::path::Path) -> Herder {
+        let mut plugins = PluginRegistry::builtin().all().to_vec();
+        plugins.push(PluginDesc {
+            class: "com.example.SecretSink",
+            aliases: &[],
+            version: "test",
+            factory: PluginFactory::Sink {
+                connector: || Box::new(SecretSink),
+                task: || Box::new(NoTask),
+            },
+        });
+        let props: Props = [
+            ("key.converter", "StringConverter"),
+            ("value.converter", "StringConverter"),
+            ("offset.storage.file.filename", "offsets"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let config = sluice_config::WorkerConfig::from_sources(
+            props,
+            "test.properties",
+            Vec::new(),
+            sluice_config::Mode::Standalone,
+        )
+        .unwrap();
+        Herder::new(Worker {
+            status: StatusStore::new("test:8083"),
+            config: Arc::new(config),
+            registry: PluginRegistry::from_plugins(plugins),
+            offsets: Arc::new(FileOffsetStore::open(dir.join("offsets")).unwrap()),
+            metrics: Arc::new(Metrics::new()),
+        })
+    }
+
+    fn config(secret: &str) -> Props {
+        [
+            ("connector.class", "com.example.SecretSink"),
+            ("topics", "t"),
+            ("secret", secret),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    #[tokio::test]
+    async fn literal_passwords_are_hidden_and_survive_a_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = herder(dir.path());
+        let (info, created) = h
+            .put_connector("s", config("hunter2"), Some(TargetState::Stopped), false)
+            .await
+            .unwrap();
+        assert!(created);
+        assert_eq!(info.config["secret"], "[hidden]");
+        assert_eq!(h.info("s").await.unwrap().config["secret"], "[hidden]");
+
+        // Writing back what GET returned keeps the stored password.
+        let shown = h.info("s").await.unwrap().config;
+        h.put_connector("s", shown, None, true).await.unwrap();
+        let stored = h.inner.connectors.lock().await["s"].config["secret"].clone();
+        assert_eq!(stored, "hunter2");
+
+        // A reference is shown as written: it is not the secret.
+        h.put_connector("s", config("${env:NOPE}"), None, true)
+            .await
+            .unwrap();
+        assert_eq!(h.info("s").await.unwrap().config["secret"], "${env:NOPE}");
     }
 }
