@@ -76,6 +76,9 @@ pub fn source_producer_props(worker_props: &Props, connector_props: &Props, id: 
             // 0 = no delivery timeout: Connect retries a record until Kafka takes it.
             ("message.timeout.ms", "0".into()),
             ("linger.ms", "5".into()),
+            // Java's default partitioner hashes keys with murmur2: the same key lands on the same
+            // partition as with a Java worker (librdkafka's default is CRC32).
+            ("partitioner", "murmur2_random".into()),
             ("client.id", format!("connector-producer-{id}")),
         ],
         worker_props,
@@ -107,6 +110,7 @@ pub fn dlq_producer_props(worker_props: &Props, connector_props: &Props, id: &Ta
     layered(
         &[
             ("acks", "all".into()),
+            ("partitioner", "murmur2_random".into()),
             ("client.id", format!("connector-dlq-producer-{id}")),
         ],
         worker_props,
