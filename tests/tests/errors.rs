@@ -48,7 +48,8 @@ async fn bad_records_go_to_the_dead_letter_queue_and_good_ones_are_transformed()
     let tansu = Tansu::start().await;
     let bs = tansu.bootstrap();
     kafka::create_topic(&bs, "orders", 1).await;
-    let records: [(&[u8], &[(&str, &[u8])]); 4] = [
+    type Headers<'a> = &'a [(&'a str, &'a [u8])];
+    let records: [(&[u8], Headers); 4] = [
         (br#"{"id":1}"#, &[("trace", b"abc")]),
         (b"not json", &[("trace", b"abc")]),
         (br#"{"id":2}"#, &[("trace", b"abc")]),

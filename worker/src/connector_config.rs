@@ -421,7 +421,8 @@ fn validate_plugins(registry: &PluginRegistry, props: &Props, values: &mut [Vali
     }
 }
 
-fn list(props: &Props, key: &str) -> Vec<String> {
+/// The items of a comma-separated setting, trimmed, empty items dropped.
+pub(crate) fn list(props: &Props, key: &str) -> Vec<String> {
     props
         .get(key)
         .map(|v| {

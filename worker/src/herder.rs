@@ -211,10 +211,10 @@ impl Herder {
         if let Some(existing) = connectors.get(name) {
             // A config read back from REST shows passwords as [hidden]; writing it back keeps them.
             for key in &existing.password_keys {
-                if let (Some(v), Some(old)) = (config.get_mut(key), existing.config.get(key)) {
-                    if v == sluice_api::config::HIDDEN {
-                        *v = old.clone();
-                    }
+                if let (Some(v), Some(old)) = (config.get_mut(key), existing.config.get(key))
+                    && v == sluice_api::config::HIDDEN
+                {
+                    *v = old.clone();
                 }
             }
         }

@@ -9,10 +9,7 @@ const MAX_WRITE: usize = 1024 * 1024;
 
 /// Writes `text` (whole lines, each ending in `\n`) in line-aligned pieces of at most [`MAX_WRITE`]
 /// bytes; a single longer line is written on its own.
-pub(crate) async fn append_lines<W: AsyncWrite + Unpin>(
-    out: &mut W,
-    text: &[u8],
-) -> std::io::Result<()> {
+pub async fn append_lines<W: AsyncWrite + Unpin>(out: &mut W, text: &[u8]) -> std::io::Result<()> {
     let mut rest = text;
     while !rest.is_empty() {
         let piece_len = if rest.len() <= MAX_WRITE {

@@ -6,7 +6,7 @@
 //! * [`FileStreamSinkConnector`] / [`FileStreamSinkTask`]: append each record's value as a line of
 //!   text to a file (or stdout), made durable on flush.
 
-mod append;
+pub mod append;
 mod render;
 mod sink;
 mod source;

@@ -7,7 +7,6 @@
 //!   receives (task, topic, partition, offset, key, value) to a file, synced on flush, so a checker
 //!   can compare what was produced with what was delivered.
 
-mod append;
 mod json;
 mod sink;
 mod source;

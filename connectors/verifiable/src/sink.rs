@@ -9,9 +9,9 @@ use sluice_api::{
 use tokio::io::AsyncWriteExt;
 use tracing::{debug, info, trace};
 
-use crate::append::append_lines;
 use crate::json::value_to_json;
 use crate::{numbered_task_configs, parse_task_id};
+use sluice_connector_file::append::append_lines;
 
 const FILE_CONFIG: &str = "file";
 

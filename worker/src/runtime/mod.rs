@@ -370,15 +370,7 @@ impl Worker {
 
 /// What a sink subscribes to: the `topics` list, or `topics.regex` as a librdkafka pattern.
 fn subscription(props: &Props) -> Result<Vec<String>, ConnectError> {
-    let topics: Vec<String> = props
-        .get("topics")
-        .map(|t| {
-            t.split(',')
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
+    let topics = crate::connector_config::list(props, "topics");
     if !topics.is_empty() {
         return Ok(topics);
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use sluice_api::config::strip_prefix;
 use sluice_api::{ConnectError, ConnectRecord, Predicate, Props, Transform};
 
+use crate::connector_config::list;
 use crate::plugins::PluginRegistry;
 
 struct Step {
@@ -19,18 +20,6 @@ struct Step {
 #[derive(Default)]
 pub struct TransformChain {
     steps: Vec<Step>,
-}
-
-fn aliases(props: &Props, key: &str) -> Vec<String> {
-    props
-        .get(key)
-        .map(|v| {
-            v.split(',')
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn required<'a>(props: &'a Props, key: &str) -> Result<&'a str, ConnectError> {
@@ -58,7 +47,7 @@ impl TransformChain {
     /// Builds the chain from a (resolved) connector config.
     pub fn build(registry: &PluginRegistry, props: &Props) -> Result<Self, ConnectError> {
         let mut predicates = std::collections::HashMap::new();
-        for alias in aliases(props, "predicates") {
+        for alias in list(props, "predicates") {
             let prefix = format!("predicates.{alias}.");
             let class = required(props, &format!("{prefix}type"))?;
             let mut p = registry.predicate(class).map_err(|e| {
@@ -70,7 +59,7 @@ impl TransformChain {
             predicates.insert(alias, Arc::<dyn Predicate>::from(p));
         }
         let mut steps = Vec::new();
-        for alias in aliases(props, "transforms") {
+        for alias in list(props, "transforms") {
             let prefix = format!("transforms.{alias}.");
             let class = required(props, &format!("{prefix}type"))?;
             let mut transform = registry.transform(class).map_err(|e| {
