@@ -185,7 +185,8 @@ async fn rest_created_connectors_and_json_without_schemas() {
             "file": input.display().to_string(),
             "topic": "plain-json",
             "value.converter": "org.apache.kafka.connect.json.JsonConverter",
-            "value.converter.schemas.enable": false
+            "value.converter.schemas.enable": false,
+            "confluent.topic.replication.factor": "1"
         }
     });
     let (status, body) = rest::post_json(&worker.url("/connectors"), &create).await;
@@ -194,6 +195,12 @@ async fn rest_created_connectors_and_json_without_schemas() {
     assert_eq!(body["type"], "source");
     assert_eq!(body["config"]["tasks.max"], "1", "numbers become strings");
     assert_eq!(body["config"]["value.converter.schemas.enable"], "false");
+    assert!(
+        worker.log_text().contains(
+            "The configuration 'confluent.topic.replication.factor' was supplied but isn't a known config."
+        ),
+        "unknown keys are accepted with a warning, as in Kafka"
+    );
 
     let records = kafka::consume_all(&tansu.bootstrap(), "plain-json", 2, WAIT).await;
     let values: Vec<String> = records

@@ -227,6 +227,7 @@ impl Herder {
                 messages.join("\n")
             )));
         }
+        warn_unknown_keys(name, &report);
         let plugin = *self
             .inner
             .worker
@@ -772,6 +773,27 @@ impl Herder {
             }
             Ok(_) => {}
             Err(message) => self.connector_failed(name, &message, &Scrubber::new([])),
+        }
+    }
+}
+
+/// Prefixes of settings meant for others (clients, converters): never "unknown".
+const PASSED_ON_PREFIXES: &[&str] = &[
+    "producer.override.",
+    "consumer.override.",
+    "admin.override.",
+    "key.converter.",
+    "value.converter.",
+    "header.converter.",
+    "topic.creation.",
+];
+
+/// Warns about keys nothing defines, as Kafka does; they are kept (a plugin may read them anyway).
+fn warn_unknown_keys(name: &str, report: &ValidationReport) {
+    for c in report.configs.iter().filter(|c| c.definition.is_none()) {
+        let key = c.value.name.as_str();
+        if !PASSED_ON_PREFIXES.iter().any(|p| key.starts_with(p)) {
+            tracing::warn!(connector = %name, "The configuration '{key}' was supplied but isn't a known config.");
         }
     }
 }
