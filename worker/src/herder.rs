@@ -105,10 +105,21 @@ impl ConnectorRequests for Requests {
     }
 }
 
+/// What read-only requests see of a connector.
+#[derive(Clone)]
+struct View {
+    info: ConnectorInfo,
+    task_configs: Vec<(u32, Props)>,
+}
+
 struct Inner {
     worker: Worker,
     providers: ConfigProviders,
+    /// Changes are serialised on this lock, which is held across plugin calls (start, stop).
     connectors: Mutex<BTreeMap<String, Entry>>,
+    /// Published after every change; reads use only this, so a plugin call that hangs never
+    /// stalls GET requests (Kafka's "Request timed out" complaint).
+    views: std::sync::RwLock<BTreeMap<String, View>>,
     events: mpsc::UnboundedSender<ConnectorEvent>,
     ready: AtomicBool,
 }
@@ -142,6 +153,7 @@ impl Herder {
             worker,
             providers,
             connectors: Mutex::new(BTreeMap::new()),
+            views: std::sync::RwLock::new(BTreeMap::new()),
             events: tx,
             ready: AtomicBool::new(false),
         });
@@ -162,6 +174,41 @@ impl Herder {
     /// Whether start-up is done.
     pub fn is_ready(&self) -> bool {
         self.inner.ready.load(Ordering::SeqCst)
+    }
+
+    /// Publishes a connector's current state for reads (`None`: it is gone).
+    fn publish(&self, name: &str, entry: Option<&Entry>) {
+        let mut views = self
+            .inner
+            .views
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match entry {
+            Some(e) => {
+                let view = View {
+                    info: info_of(name, e),
+                    task_configs: e
+                        .task_configs
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| (i as u32, shown(c, &e.password_keys)))
+                        .collect(),
+                };
+                views.insert(name.to_owned(), view);
+            }
+            None => {
+                views.remove(name);
+            }
+        }
+    }
+
+    fn view(&self, name: &str) -> Option<View> {
+        self.inner
+            .views
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(name)
+            .cloned()
     }
 
     fn resolve(&self, props: &Props) -> Result<Resolved, HerderError> {
@@ -274,6 +321,7 @@ impl Herder {
             .worker
             .status
             .put_connector(name, State::Unassigned, None);
+        self.publish(name, Some(&entry));
         if target == TargetState::Stopped {
             self.inner
                 .worker
@@ -282,6 +330,7 @@ impl Herder {
         } else {
             self.start_connector(name, &mut entry).await;
         }
+        self.publish(name, Some(&entry));
         let info = info_of(name, &entry);
         connectors.insert(name.to_owned(), entry);
         tracing::info!(connector = %name, created, "connector config stored");
@@ -485,6 +534,7 @@ impl Herder {
     pub async fn delete(&self, name: &str) -> Result<(), HerderError> {
         let mut connectors = self.inner.connectors.lock().await;
         let mut entry = connectors.remove(name).ok_or_else(|| not_found(name))?;
+        self.publish(name, None);
         self.stop_connector(name, &mut entry).await;
         self.inner.worker.status.remove_connector(name);
         tracing::info!(connector = %name, "connector deleted");
@@ -493,40 +543,37 @@ impl Herder {
 
     /// Connector names, sorted.
     pub async fn connector_names(&self) -> Vec<String> {
-        self.inner.connectors.lock().await.keys().cloned().collect()
+        self.inner
+            .views
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .keys()
+            .cloned()
+            .collect()
     }
 
     /// A connector's info.
     pub async fn info(&self, name: &str) -> Result<ConnectorInfo, HerderError> {
-        let connectors = self.inner.connectors.lock().await;
-        connectors
-            .get(name)
-            .map(|e| info_of(name, e))
+        self.view(name)
+            .map(|v| v.info)
             .ok_or_else(|| not_found(name))
     }
 
-    /// A connector's task configs (raw), by task number.
+    /// A connector's task configs (raw, passwords hidden), by task number.
     pub async fn task_configs(&self, name: &str) -> Result<Vec<(u32, Props)>, HerderError> {
-        let connectors = self.inner.connectors.lock().await;
-        let e = connectors.get(name).ok_or_else(|| not_found(name))?;
-        Ok(e.task_configs
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (i as u32, shown(c, &e.password_keys)))
-            .collect())
+        self.view(name)
+            .map(|v| v.task_configs)
+            .ok_or_else(|| not_found(name))
     }
 
     /// A connector's status and its tasks'.
     pub async fn status(&self, name: &str) -> Result<ConnectorStatus, HerderError> {
-        let connector_type = {
-            let connectors = self.inner.connectors.lock().await;
-            connectors
-                .get(name)
-                .map(Entry::plugin_type)
-                .ok_or_else(|| {
-                    HerderError::NotFound(format!("No status found for connector {name}"))
-                })?
-        };
+        let connector_type = self
+            .view(name)
+            .map(|v| v.info.connector_type)
+            .ok_or_else(|| {
+                HerderError::NotFound(format!("No status found for connector {name}"))
+            })?;
         let status = &self.inner.worker.status;
         let connector = status.connector(name).ok_or_else(|| {
             HerderError::NotFound(format!("No status found for connector {name}"))
@@ -598,6 +645,7 @@ impl Herder {
                 }
             }
         }
+        self.publish(name, Some(entry));
         Ok(())
     }
 
@@ -611,8 +659,21 @@ impl Herder {
     ) -> Result<(), HerderError> {
         let mut connectors = self.inner.connectors.lock().await;
         let entry = connectors.get_mut(name).ok_or_else(|| not_found(name))?;
+        self.restart_entry(name, entry, include_tasks, only_failed)
+            .await;
+        self.publish(name, Some(entry));
+        Ok(())
+    }
+
+    async fn restart_entry(
+        &self,
+        name: &str,
+        entry: &mut Entry,
+        include_tasks: bool,
+        only_failed: bool,
+    ) {
         if entry.target == TargetState::Stopped {
-            return Ok(());
+            return;
         }
         let status = self.inner.worker.status.clone();
         let connector_failed = status
@@ -643,7 +704,7 @@ impl Herder {
                 self.stop_tasks(name, entry, None).await;
                 entry.task_configs = configs;
                 self.start_tasks(name, entry, None);
-                return Ok(());
+                return;
             }
         }
         if !tasks.is_empty() {
@@ -660,7 +721,6 @@ impl Herder {
             self.stop_tasks(name, entry, Some(&tasks)).await;
             self.start_tasks(name, entry, Some(&tasks));
         }
-        Ok(())
     }
 
     /// Restarts one task.
@@ -674,6 +734,7 @@ impl Herder {
         }
         self.stop_tasks(name, entry, Some(&[task])).await;
         self.start_tasks(name, entry, Some(&[task]));
+        self.publish(name, Some(entry));
         Ok(())
     }
 
@@ -706,13 +767,13 @@ impl Herder {
     pub async fn refresh_metrics(&self) {
         let worker = &self.inner.worker;
         let m = &worker.metrics;
-        let connectors = self.inner.connectors.lock().await;
-        m.connector_count.set(connectors.len() as i64);
+        let names = self.connector_names().await;
+        m.connector_count.set(names.len() as i64);
         let all_tasks = worker.status.all_tasks();
         m.task_count.set(all_tasks.len() as i64);
         m.status.clear();
         m.connector_task_counts.clear();
-        for name in connectors.keys() {
+        for name in &names {
             if let Some(s) = worker.status.connector(name) {
                 m.status
                     .get_or_create(&crate::metrics::StatusLabels {
@@ -774,6 +835,7 @@ impl Herder {
             Ok(_) => {}
             Err(message) => self.connector_failed(name, &message, &Scrubber::new([])),
         }
+        self.publish(name, Some(entry));
     }
 }
 
@@ -849,6 +911,7 @@ mod tests {
         ConfigDef, ConfigType, DefaultValue, Importance, SinkConnector, SinkRecord, SinkTask,
         SinkTaskContext,
     };
+    use std::time::Duration;
 
     struct SecretSink;
 
@@ -878,6 +941,29 @@ mod tests {
     }
     impl SinkConnector for SecretSink {}
 
+    /// A connector whose start never returns, like a plugin stuck on an unreachable server.
+    struct HangingSink;
+
+    #[async_trait::async_trait]
+    impl Connector for HangingSink {
+        fn version(&self) -> String {
+            "test".into()
+        }
+        fn config_def(&self) -> ConfigDef {
+            ConfigDef::new()
+        }
+        async fn start(&mut self, _: Props, _: ConnectorContext) -> sluice_api::Result<()> {
+            std::future::pending().await
+        }
+        fn task_configs(&self, _: usize) -> sluice_api::Result<Vec<Props>> {
+            Ok(vec![])
+        }
+        async fn stop(&mut self) -> sluice_api::Result<()> {
+            Ok(())
+        }
+    }
+    impl SinkConnector for HangingSink {}
+
     struct NoTask;
     #[async_trait::async_trait]
     impl SinkTask for NoTask {
@@ -900,6 +986,15 @@ mod tests {
             version: "test",
             factory: PluginFactory::Sink {
                 connector: || Box::new(SecretSink),
+                task: || Box::new(NoTask),
+            },
+        });
+        plugins.push(PluginDesc {
+            class: "com.example.HangingSink",
+            aliases: &[],
+            version: "test",
+            factory: PluginFactory::Sink {
+                connector: || Box::new(HangingSink),
                 task: || Box::new(NoTask),
             },
         });
@@ -961,5 +1056,41 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(h.info("s").await.unwrap().config["secret"], "${env:NOPE}");
+    }
+
+    #[tokio::test]
+    async fn reads_do_not_wait_for_a_hanging_plugin() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = herder(dir.path());
+        h.put_connector("ok", config("pw"), Some(TargetState::Stopped), false)
+            .await
+            .unwrap();
+        let mut hanging = config("pw");
+        hanging.insert("connector.class".into(), "com.example.HangingSink".into());
+        let writer = h.clone();
+        let stuck =
+            tokio::spawn(async move { writer.put_connector("hang", hanging, None, false).await });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+
+        let quick = Duration::from_secs(1);
+        let names = tokio::time::timeout(quick, h.connector_names())
+            .await
+            .unwrap();
+        assert_eq!(names, vec!["hang".to_owned(), "ok".to_owned()]);
+        tokio::time::timeout(quick, h.info("ok"))
+            .await
+            .unwrap()
+            .unwrap();
+        tokio::time::timeout(quick, h.status("ok"))
+            .await
+            .unwrap()
+            .unwrap();
+        let hang = tokio::time::timeout(quick, h.status("hang"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(hang.connector.state, State::Unassigned);
+        assert!(!stuck.is_finished());
+        stuck.abort();
     }
 }
