@@ -87,6 +87,55 @@ pub fn parse_body<T: DeserializeOwned>(body: &Bytes) -> ApiResult<T> {
         .map_err(|e| ApiError::bad_request(format!("Cannot deserialize the request body: {e}")))
 }
 
+/// One public endpoint: method and path (axum syntax, `{name}` for path parameters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteSpec {
+    /// HTTP method in upper case.
+    pub method: &'static str,
+    /// Path template.
+    pub path: &'static str,
+}
+
+const fn route(method: &'static str, path: &'static str) -> RouteSpec {
+    RouteSpec { method, path }
+}
+
+/// Every public endpoint the router serves. The OpenAPI document describes exactly these, and
+/// tests check both directions.
+pub const ROUTES: &[RouteSpec] = &[
+    route("GET", "/"),
+    route("GET", "/health"),
+    route("GET", "/metrics"),
+    route("GET", "/openapi.json"),
+    route("GET", "/connectors"),
+    route("POST", "/connectors"),
+    route("GET", "/connectors/{name}"),
+    route("DELETE", "/connectors/{name}"),
+    route("GET", "/connectors/{name}/config"),
+    route("PUT", "/connectors/{name}/config"),
+    route("PATCH", "/connectors/{name}/config"),
+    route("GET", "/connectors/{name}/status"),
+    route("GET", "/connectors/{name}/tasks"),
+    route("GET", "/connectors/{name}/tasks-config"),
+    route("GET", "/connectors/{name}/tasks/{task}/status"),
+    route("POST", "/connectors/{name}/tasks/{task}/restart"),
+    route("POST", "/connectors/{name}/restart"),
+    route("PUT", "/connectors/{name}/pause"),
+    route("PUT", "/connectors/{name}/resume"),
+    route("PUT", "/connectors/{name}/stop"),
+    route("GET", "/connectors/{name}/topics"),
+    route("PUT", "/connectors/{name}/topics/reset"),
+    route("GET", "/connectors/{name}/offsets"),
+    route("PATCH", "/connectors/{name}/offsets"),
+    route("DELETE", "/connectors/{name}/offsets"),
+    route("GET", "/connector-plugins"),
+    route("GET", "/connector-plugins/{plugin}/config"),
+    route("PUT", "/connector-plugins/{plugin}/config/validate"),
+    route("GET", "/admin/loggers"),
+    route("GET", "/admin/loggers/{logger}"),
+    route("PUT", "/admin/loggers/{logger}"),
+];
+
 /// Builds the router.
 pub fn router(state: AppState) -> Router {
     Router::new()
