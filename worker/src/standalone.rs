@@ -13,6 +13,7 @@ use sluice_config::{Mode, WorkerConfig, load_connector_file};
 use crate::herder::Herder;
 use crate::metrics::Metrics;
 use crate::plugins::PluginRegistry;
+use crate::rest::server::BoundServer;
 use crate::rest::{AppState, router};
 use crate::runtime::Worker;
 use crate::runtime::offsets::FileOffsetStore;
@@ -64,23 +65,16 @@ pub async fn run(
     };
     let herder = Herder::new(worker.clone());
 
-    let listener = tokio::net::TcpListener::bind(bind)
+    let rest_server = BoundServer::bind(&worker.config)
         .await
-        .with_context(|| format!("cannot listen on {bind} for the REST API"))?;
+        .map_err(anyhow::Error::from)?;
     let cluster_id = fetch_cluster_id(&worker).await;
     let app = router(AppState {
         herder: herder.clone(),
         cluster_id: Arc::new(cluster_id),
     });
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let server = {
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown.cancelled_owned())
-                .await
-        })
-    };
+    let server = rest_server.serve(app, shutdown.clone());
     tracing::info!(listen = %bind, worker_id = %worker.status.worker_id(), elapsed_ms = started.elapsed().as_millis() as u64, "REST API ready");
 
     for file in &connector_files {
@@ -118,7 +112,7 @@ pub async fn run(
     tracing::info!("stopping: flushing and committing every task");
     herder.shutdown().await;
     shutdown.cancel();
-    if let Ok(Err(e)) = server.await {
+    if let Err(e) = server.wait().await {
         tracing::warn!(error = %e, "REST server error at shutdown");
     }
     tracing::info!("worker stopped");

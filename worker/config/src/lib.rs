@@ -83,7 +83,9 @@ pub use connector_file::{ConnectorFile, load_connector_file};
 pub use env::{env_overrides, env_var_for_key};
 pub use properties::{load_properties, parse_properties};
 pub use providers::{ConfigProviders, ProviderKind, Resolved, Scrubber, has_placeholder};
-pub use worker::{WorkerConfig, worker_config_def};
+pub use worker::{
+    BASIC_AUTH_EXTENSION_CLASS, ListenerScheme, RestListener, WorkerConfig, worker_config_def,
+};
 
 /// Which kind of worker the configuration is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -22,6 +22,12 @@ const REST_PORT: &str = "rest.port";
 const REST_ADVERTISED_HOST_NAME: &str = "rest.advertised.host.name";
 const REST_ADVERTISED_PORT: &str = "rest.advertised.port";
 const REST_ADVERTISED_LISTENER: &str = "rest.advertised.listener";
+/// The class that turns on HTTP basic authentication in `rest.extension.classes`.
+pub const BASIC_AUTH_EXTENSION_CLASS: &str =
+    "org.apache.kafka.connect.rest.basic.auth.extension.BasicAuthSecurityRestExtension";
+const REST_EXTENSION_CLASSES: &str = "rest.extension.classes";
+const REST_BASIC_AUTH_JAAS_CONFIG: &str = "rest.basic.auth.jaas.config";
+const REST_BASIC_AUTH_USERS_FILE: &str = "rest.basic.auth.users.file";
 const DEFAULT_LISTENER: &str = "http://:8083";
 
 /// Prefixes of settings that belong to someone else (clients, converters, providers, TLS) and are
@@ -143,7 +149,7 @@ pub fn worker_config_def(mode: Mode) -> ConfigDef {
             "How long an offset commit may wait for outstanding records to be flushed before it is cancelled and retried at the next interval.")
             .validator(Validator::at_least(0.0)))
         .define(key(LISTENERS, List, value(DEFAULT_LISTENER), Low,
-            "Comma-separated URLs the REST API listens on, e.g. http://myhost:8083. An empty host binds all interfaces. Sluice serves the first http:// listener.")
+            "Comma-separated URLs the REST API listens on, e.g. http://myhost:8083,https://myhost:8443. An empty host binds all interfaces. https:// listeners take their certificate from listeners.https.ssl.* (or ssl.*), in PEM.")
             .validator(listener_list(false)))
         .define(key(REST_HOST_NAME, String, Null, Low,
             "Deprecated: use listeners. Interface for the REST API; used only when listeners is not set."))
@@ -165,8 +171,12 @@ pub fn worker_config_def(mode: Mode) -> ConfigDef {
             "Value of the Access-Control-Allow-Origin header of REST answers: a domain allowed to call the API from a browser, or * for any. Empty: same origin only."))
         .define(key("access.control.allow.methods", String, value(""), Low,
             "Value of the Access-Control-Allow-Methods header for cross-origin requests. Empty: GET, POST and HEAD."))
-        .define(key("rest.extension.classes", List, value(""), Low,
-            "REST extension classes to load, in order. Sluice has no Java REST extensions; the setting is accepted for compatibility."))
+        .define(key(REST_EXTENSION_CLASSES, List, value(""), Low,
+            "REST extension classes, in order. Sluice knows one: org.apache.kafka.connect.rest.basic.auth.extension.BasicAuthSecurityRestExtension, HTTP basic authentication with the users of a JAAS PropertyFileLoginModule (see rest.basic.auth.*). Any other class is an error."))
+        .define(key(REST_BASIC_AUTH_JAAS_CONFIG, String, Null, Low,
+            "Sluice: path of the JAAS file whose KafkaConnect entry names the users file of basic authentication. Unset: the path given by -Djava.security.auth.login.config= in KAFKA_OPTS, as for Kafka."))
+        .define(key(REST_BASIC_AUTH_USERS_FILE, String, Null, Low,
+            "Sluice: path of the users file of basic authentication (user=password lines, as read by Kafka's PropertyFileLoginModule), instead of a JAAS file. Needs BasicAuthSecurityRestExtension in rest.extension.classes."))
         .define(key("response.http.headers.config", String, value(""), Low,
             "Rules for extra HTTP response headers of the REST API, as '[action] [name]:[value]' separated by commas."))
         .define(key("ssl.client.auth", String, value("none"), Low,
@@ -336,6 +346,91 @@ impl Listener {
     }
 }
 
+/// The protocol of a REST listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenerScheme {
+    /// Plain HTTP.
+    Http,
+    /// HTTP over TLS.
+    Https,
+}
+
+impl ListenerScheme {
+    /// `http` or `https`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Https => "https",
+        }
+    }
+}
+
+impl fmt::Display for ListenerScheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One REST listener of `listeners` or `admin.listeners`, its host resolved to the address the
+/// server binds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestListener {
+    scheme: ListenerScheme,
+    host: String,
+    port: u16,
+    bind_addr: SocketAddr,
+}
+
+impl RestListener {
+    fn resolve(listener: &Listener) -> Result<Self, String> {
+        let scheme = if listener.scheme == "https" {
+            ListenerScheme::Https
+        } else {
+            ListenerScheme::Http
+        };
+        Ok(Self {
+            scheme,
+            host: listener.host.clone(),
+            port: listener.port,
+            bind_addr: listener.bind_addr()?,
+        })
+    }
+
+    /// http or https.
+    pub fn scheme(&self) -> ListenerScheme {
+        self.scheme
+    }
+
+    /// The host as configured, without IPv6 brackets; empty for all interfaces.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The port as configured (0: any free port).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Where the server binds (an empty host is 0.0.0.0).
+    pub fn bind_addr(&self) -> SocketAddr {
+        self.bind_addr
+    }
+
+    /// The listener as a URL, `scheme://host:port`, as it would be written in `listeners`.
+    pub fn url(&self) -> String {
+        format!("{}://{}:{}", self.scheme, url_host(&self.host), self.port)
+    }
+}
+
+/// Parses and resolves the URLs of a listener list, skipping empty entries as Kafka does.
+fn resolve_listeners(urls: &[String]) -> Result<Vec<RestListener>, String> {
+    urls.iter()
+        .map(|url| url.trim())
+        .filter(|url| !url.is_empty())
+        .map(|url| Listener::parse(url).and_then(|l| RestListener::resolve(&l)))
+        .collect()
+}
+
 /// A host as it appears in a URL: IPv6 addresses in brackets.
 fn url_host(host: &str) -> String {
     if host.contains(':') && !host.starts_with('[') {
@@ -370,6 +465,8 @@ pub struct WorkerConfig {
     secrets: Vec<String>,
     from_env: BTreeMap<String, String>,
     bootstrap_servers: String,
+    listeners: Vec<RestListener>,
+    admin_listeners: Option<Vec<RestListener>>,
     rest_bind_addr: SocketAddr,
     advertised_scheme: String,
     advertised_host: String,
@@ -490,33 +587,45 @@ impl WorkerConfig {
         } else {
             (LISTENERS, vec![DEFAULT_LISTENER.to_owned()])
         };
-        let parsed: Vec<Listener> = listeners
-            .iter()
-            .map(|l| Listener::parse(l))
-            .collect::<Result<_, _>>()
-            .map_err(|e| {
-                invalid(
-                    listeners_key,
-                    &format!("Invalid value for configuration {listeners_key}: {e}"),
-                )
-            })?;
-        let listener = parsed.iter().find(|l| l.scheme == "http").ok_or_else(|| {
-            invalid(
-                listeners_key,
-                &format!("Invalid value {} for configuration {listeners_key}: Sluice serves its REST API over plain HTTP and needs an http:// listener", listeners.join(",")),
-            )
-        })?;
-        let rest_bind_addr = listener.bind_addr().map_err(|e| {
+        let parsed = resolve_listeners(&listeners).map_err(|e| {
             invalid(
                 listeners_key,
                 &format!("Invalid value for configuration {listeners_key}: {e}"),
             )
         })?;
+        // Kafka advertises http when any listener is http, https otherwise, with the host and
+        // port of the first listener of that protocol.
+        let wanted_scheme = match config.string(REST_ADVERTISED_LISTENER) {
+            Some(s) if s.eq_ignore_ascii_case("https") => ListenerScheme::Https,
+            Some(_) => ListenerScheme::Http,
+            None if parsed.iter().any(|l| l.scheme == ListenerScheme::Http) => ListenerScheme::Http,
+            None => ListenerScheme::Https,
+        };
+        let listener = parsed
+            .iter()
+            .find(|l| l.scheme == wanted_scheme)
+            .or_else(|| parsed.first())
+            .ok_or_else(|| {
+                invalid(
+                    listeners_key,
+                    &format!("Invalid value for {listeners_key}, at least one URL is expected, ex: http://localhost:8080,https://localhost:8443."),
+                )
+            })?;
+        let rest_bind_addr = listener.bind_addr;
+        let admin_listeners = if props.contains_key(ADMIN_LISTENERS) {
+            Some(
+                resolve_listeners(&config.list(ADMIN_LISTENERS)).map_err(|e| {
+                    invalid(
+                        ADMIN_LISTENERS,
+                        &format!("Invalid value for configuration {ADMIN_LISTENERS}: {e}"),
+                    )
+                })?,
+            )
+        } else {
+            None
+        };
 
-        let advertised_scheme = config
-            .string(REST_ADVERTISED_LISTENER)
-            .map(str::to_ascii_lowercase)
-            .unwrap_or_else(|| listener.scheme.clone());
+        let advertised_scheme = wanted_scheme.as_str().to_owned();
         let advertised_host = match config
             .string(REST_ADVERTISED_HOST_NAME)
             .filter(|h| !h.is_empty())
@@ -569,6 +678,8 @@ impl WorkerConfig {
             scrubber,
             from_env,
             bootstrap_servers,
+            listeners: parsed.clone(),
+            admin_listeners,
             rest_bind_addr,
             advertised_scheme,
             advertised_host,
@@ -602,9 +713,41 @@ impl WorkerConfig {
         &self.bootstrap_servers
     }
 
-    /// Where the REST server binds: the first http:// listener (an empty host is 0.0.0.0).
+    /// Where the advertised listener binds (see [`WorkerConfig::advertised_url`]; an empty host
+    /// is 0.0.0.0).
     pub fn rest_bind_addr(&self) -> SocketAddr {
         self.rest_bind_addr
+    }
+
+    /// Every REST listener of `listeners` (or of the legacy `rest.host.name`/`rest.port`), in
+    /// order.
+    pub fn listeners(&self) -> &[RestListener] {
+        &self.listeners
+    }
+
+    /// The listeners of `admin.listeners`: `None` when unset (the admin endpoints are served on
+    /// [`WorkerConfig::listeners`]), an empty list when set to nothing (not served at all).
+    pub fn admin_listeners(&self) -> Option<&[RestListener]> {
+        self.admin_listeners.as_deref()
+    }
+
+    /// The classes of `rest.extension.classes`, trimmed, in order.
+    pub fn rest_extension_classes(&self) -> Vec<String> {
+        self.config.list(REST_EXTENSION_CLASSES)
+    }
+
+    /// `rest.basic.auth.jaas.config`: the JAAS file naming the basic-auth users file.
+    pub fn rest_basic_auth_jaas_config(&self) -> Option<&str> {
+        self.config
+            .string(REST_BASIC_AUTH_JAAS_CONFIG)
+            .filter(|s| !s.trim().is_empty())
+    }
+
+    /// `rest.basic.auth.users.file`: the basic-auth users file itself.
+    pub fn rest_basic_auth_users_file(&self) -> Option<&str> {
+        self.config
+            .string(REST_BASIC_AUTH_USERS_FILE)
+            .filter(|s| !s.trim().is_empty())
     }
 
     /// The URL other workers use to reach this one, `scheme://host:port`.

@@ -350,13 +350,111 @@ fn listeners_bind_and_advertise() {
     );
     assert_eq!(w.worker_id(), format!("{}:8083", machine_hostname()));
 
-    let err = standalone(&[("listeners", "https://:8443")], &[]).unwrap_err();
-    assert_eq!(err.key(), Some("listeners"));
+    // Only https listeners: https is advertised.
+    let w = standalone(&[("listeners", "https://127.0.0.1:8443")], &[]).unwrap();
+    assert_eq!(w.rest_bind_addr(), "127.0.0.1:8443".parse().unwrap());
+    assert_eq!(w.advertised_url(), "https://127.0.0.1:8443");
+
     let err = standalone(&[("listeners", "myhost:8083")], &[]).unwrap_err();
     assert_eq!(err.key(), Some("listeners"));
     assert!(err.to_string().contains("myhost:8083"), "{err}");
     let err = standalone(&[("listeners", "")], &[]).unwrap_err();
     assert_eq!(err.key(), Some("listeners"));
+}
+
+#[test]
+fn every_listener_and_the_admin_listeners() {
+    let w = standalone(
+        &[(
+            "listeners",
+            "http://:8083, https://127.0.0.1:8443,HTTPS://[::1]:9443",
+        )],
+        &[],
+    )
+    .unwrap();
+    let listeners: Vec<(ListenerScheme, String, SocketAddr)> = w
+        .listeners()
+        .iter()
+        .map(|l| (l.scheme(), l.url(), l.bind_addr()))
+        .collect();
+    assert_eq!(
+        listeners,
+        vec![
+            (
+                ListenerScheme::Http,
+                "http://:8083".to_owned(),
+                "0.0.0.0:8083".parse().unwrap()
+            ),
+            (
+                ListenerScheme::Https,
+                "https://127.0.0.1:8443".to_owned(),
+                "127.0.0.1:8443".parse().unwrap()
+            ),
+            (
+                ListenerScheme::Https,
+                "https://[::1]:9443".to_owned(),
+                "[::1]:9443".parse().unwrap()
+            ),
+        ]
+    );
+    // Unset: the admin endpoints stay on the main listeners.
+    assert!(w.admin_listeners().is_none());
+
+    // Set but empty: admin endpoints disabled.
+    let w = standalone(&[("admin.listeners", "")], &[]).unwrap();
+    assert_eq!(w.admin_listeners().map(<[_]>::len), Some(0));
+
+    let w = standalone(
+        &[(
+            "admin.listeners",
+            "http://127.0.0.1:9093,https://localhost:9094",
+        )],
+        &[],
+    )
+    .unwrap();
+    let admin: Vec<String> = w
+        .admin_listeners()
+        .unwrap()
+        .iter()
+        .map(RestListener::url)
+        .collect();
+    assert_eq!(admin, ["http://127.0.0.1:9093", "https://localhost:9094"]);
+
+    let err = standalone(&[("admin.listeners", "tcp://:1")], &[]).unwrap_err();
+    assert_eq!(err.key(), Some("admin.listeners"));
+}
+
+#[test]
+fn basic_auth_settings() {
+    let w = standalone(&[], &[]).unwrap();
+    assert!(w.rest_extension_classes().is_empty());
+    assert_eq!(w.rest_basic_auth_jaas_config(), None);
+    assert_eq!(w.rest_basic_auth_users_file(), None);
+    let w = standalone(
+        &[
+            (
+                "rest.extension.classes",
+                &format!(" {BASIC_AUTH_EXTENSION_CLASS} "),
+            ),
+            ("rest.basic.auth.jaas.config", "/etc/connect/jaas.conf"),
+            (
+                "rest.basic.auth.users.file",
+                "/etc/connect/users.properties",
+            ),
+        ],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(w.rest_extension_classes(), [BASIC_AUTH_EXTENSION_CLASS]);
+    assert_eq!(
+        w.rest_basic_auth_jaas_config(),
+        Some("/etc/connect/jaas.conf")
+    );
+    assert_eq!(
+        w.rest_basic_auth_users_file(),
+        Some("/etc/connect/users.properties")
+    );
+    assert!(w.unknown_keys().is_empty(), "{:?}", w.unknown_keys());
 }
 
 #[test]

@@ -4,6 +4,8 @@
 mod connectors;
 mod entities;
 mod plugins;
+mod security;
+pub mod server;
 
 use std::sync::Arc;
 
