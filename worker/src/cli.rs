@@ -56,16 +56,7 @@ pub enum Command {
     },
 }
 
-/// Sets up logging.
+/// Sets up logging (levels changeable at run time through `/admin/loggers`).
 pub fn init_logging(cli: &Cli) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(crate::logging::ScrubbingStderr);
-    match cli.log_format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
+    crate::logging::init(&cli.log, matches!(cli.log_format, LogFormat::Json));
 }

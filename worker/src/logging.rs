@@ -4,12 +4,17 @@
 //! replaces any of them by `[hidden]` before a line reaches stderr. This holds for whatever a
 //! plugin logs, not only for the worker's own messages.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::sync::{LazyLock, PoisonError, RwLock};
+use std::sync::{LazyLock, Mutex, OnceLock, PoisonError, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use sluice_config::Scrubber;
+use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::reload;
+use tracing_subscriber::util::SubscriberInitExt;
 
 struct Secrets {
     values: BTreeSet<String>,
@@ -76,9 +81,211 @@ impl<'a> MakeWriter<'a> for ScrubbingStderr {
     }
 }
 
+/// The name of the root logger, as in Kafka's `/admin/loggers`.
+pub const ROOT: &str = "root";
+
+/// A logger's level as `/admin/loggers` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggerLevel {
+    /// Level name in Kafka's (log4j) spelling: `OFF`, `FATAL`, `ERROR`, `WARN`, `INFO`, `DEBUG`, `TRACE`.
+    pub level: String,
+    /// When it was set through the API (ms since epoch); `None` when inherited or set at start.
+    pub last_modified: Option<i64>,
+}
+
+/// Why a level change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum LevelError {
+    /// Not a level Kafka knows.
+    #[error("invalid log level '{0}'.")]
+    UnknownLevel(String),
+    /// Logging was not set up through [`init`] (e.g. in tests).
+    #[error("log levels cannot be changed: logging is not managed by this process")]
+    NotManaged,
+}
+
+struct Levels {
+    /// Target directives given at start (`rdkafka=warn`), kept under every change.
+    base_targets: Vec<String>,
+    root: LoggerLevel,
+    overrides: BTreeMap<String, LoggerLevel>,
+    handle: reload::Handle<EnvFilter, tracing_subscriber::Registry>,
+}
+
+static LEVELS: OnceLock<Mutex<Levels>> = OnceLock::new();
+
+/// Kafka's level name → tracing's; `None` for names Kafka does not know either.
+fn tracing_level(kafka_level: &str) -> Option<&'static str> {
+    Some(match kafka_level {
+        "OFF" => "off",
+        "FATAL" | "ERROR" => "error",
+        "WARN" => "warn",
+        "INFO" => "info",
+        "DEBUG" => "debug",
+        "TRACE" | "ALL" => "trace",
+        _ => return None,
+    })
+}
+
+/// A Rust target for a logger name: Java-style dots become `::`.
+fn target_of(logger: &str) -> String {
+    logger.replace('.', "::")
+}
+
+fn directives(levels: &Levels) -> String {
+    let mut parts = vec![
+        tracing_level(&levels.root.level)
+            .unwrap_or("info")
+            .to_owned(),
+    ];
+    parts.extend(levels.base_targets.iter().cloned());
+    for (logger, level) in &levels.overrides {
+        parts.push(format!(
+            "{}={}",
+            target_of(logger),
+            tracing_level(&level.level).unwrap_or("info")
+        ));
+    }
+    parts.join(",")
+}
+
+/// Sets up logging to stderr (secrets hidden) with `filter` (RUST_LOG syntax), as text or JSON,
+/// with levels that `/admin/loggers` can change at run time.
+pub fn init(filter: &str, json: bool) {
+    let env_filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let (layer, handle) = reload::Layer::new(env_filter);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let registry = tracing_subscriber::registry().with(layer);
+    if json {
+        registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(ScrubbingStderr),
+            )
+            .init();
+    } else {
+        registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(ansi)
+                    .with_writer(ScrubbingStderr),
+            )
+            .init();
+    }
+    let mut root = "INFO".to_owned();
+    let mut base_targets = Vec::new();
+    for part in filter.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if part.contains('=') {
+            base_targets.push(part.to_owned());
+        } else {
+            root = part.to_ascii_uppercase();
+        }
+    }
+    let _ = LEVELS.set(Mutex::new(Levels {
+        base_targets,
+        root: LoggerLevel {
+            level: root,
+            last_modified: None,
+        },
+        overrides: BTreeMap::new(),
+        handle,
+    }));
+}
+
+fn is_descendant(logger: &str, ancestor: &str) -> bool {
+    ancestor == ROOT
+        || logger
+            .strip_prefix(ancestor)
+            .is_some_and(|rest| rest.starts_with('.') || rest.starts_with("::"))
+}
+
+/// Every logger with a level: the root and those set through the API.
+pub fn loggers() -> BTreeMap<String, LoggerLevel> {
+    let Some(levels) = LEVELS.get() else {
+        return BTreeMap::new();
+    };
+    let levels = levels.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut out = levels.overrides.clone();
+    out.insert(ROOT.to_owned(), levels.root.clone());
+    out
+}
+
+/// The level of one logger: its own, else the nearest ancestor's (then `last_modified` is null).
+pub fn logger(name: &str) -> Option<LoggerLevel> {
+    let levels = LEVELS.get()?.lock().unwrap_or_else(PoisonError::into_inner);
+    if name == ROOT {
+        return Some(levels.root.clone());
+    }
+    if let Some(own) = levels.overrides.get(name) {
+        return Some(own.clone());
+    }
+    let inherited = levels
+        .overrides
+        .iter()
+        .filter(|(logger, _)| is_descendant(name, logger))
+        .max_by_key(|(logger, _)| logger.len())
+        .map(|(_, l)| l.level.clone())
+        .unwrap_or_else(|| levels.root.level.clone());
+    Some(LoggerLevel {
+        level: inherited,
+        last_modified: None,
+    })
+}
+
+/// Sets a logger's level, and its descendants' (all loggers for `root`), at once. Returns the
+/// loggers changed, sorted.
+pub fn set_level(name: &str, level: &str) -> Result<Vec<String>, LevelError> {
+    let level = level.trim().to_ascii_uppercase();
+    if tracing_level(&level).is_none() {
+        return Err(LevelError::UnknownLevel(level));
+    }
+    let levels = LEVELS.get().ok_or(LevelError::NotManaged)?;
+    let mut levels = levels.lock().unwrap_or_else(PoisonError::into_inner);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    let new = LoggerLevel {
+        level,
+        last_modified: Some(now),
+    };
+    let mut changed = vec![name.to_owned()];
+    for (logger, l) in levels.overrides.iter_mut() {
+        if logger != name && is_descendant(logger, name) {
+            *l = new.clone();
+            changed.push(logger.clone());
+        }
+    }
+    if name == ROOT {
+        levels.root = new;
+    } else {
+        levels.overrides.insert(name.to_owned(), new);
+    }
+    let filter = EnvFilter::try_new(directives(&levels)).map_err(|_| LevelError::NotManaged)?;
+    levels
+        .handle
+        .reload(filter)
+        .map_err(|_| LevelError::NotManaged)?;
+    changed.sort();
+    Ok(changed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kafka_levels_map_to_tracing_and_descendants_match() {
+        assert_eq!(tracing_level("FATAL"), Some("error"));
+        assert_eq!(tracing_level("OFF"), Some("off"));
+        assert_eq!(tracing_level("VERBOSE"), None);
+        assert!(is_descendant("sluice_worker::runtime", "sluice_worker"));
+        assert!(is_descendant("org.apache.kafka.connect", "org.apache"));
+        assert!(!is_descendant("sluice_workers", "sluice_worker"));
+        assert!(is_descendant("anything", ROOT));
+        assert_eq!(target_of("org.apache.kafka"), "org::apache::kafka");
+    }
 
     #[test]
     fn registered_secrets_are_hidden() {

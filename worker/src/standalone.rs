@@ -10,7 +10,7 @@ use anyhow::Context;
 use rdkafka::producer::{BaseProducer, Producer};
 use sluice_config::{Mode, WorkerConfig, load_connector_file};
 
-use crate::herder::Herder;
+use crate::herder::StandaloneHerder;
 use crate::metrics::Metrics;
 use crate::plugins::PluginRegistry;
 use crate::rest::server::BoundServer;
@@ -63,14 +63,14 @@ pub async fn run(
         offsets: Arc::new(offsets),
         metrics: Arc::new(Metrics::new()),
     };
-    let herder = Herder::new(worker.clone());
+    let herder = StandaloneHerder::new(worker.clone());
 
     let rest_server = BoundServer::bind(&worker.config)
         .await
         .map_err(anyhow::Error::from)?;
     let cluster_id = fetch_cluster_id(&worker).await;
     let app = router(AppState {
-        herder: herder.clone(),
+        herder: Arc::new(herder.clone()),
         cluster_id: Arc::new(cluster_id),
     });
     let shutdown = tokio_util::sync::CancellationToken::new();

@@ -97,6 +97,8 @@ impl fmt::Display for TaskId {
 struct Entries {
     connectors: BTreeMap<String, Status>,
     tasks: BTreeMap<TaskId, Status>,
+    /// Topics each connector has used (KIP-558), kept with the statuses as Kafka does.
+    topics: BTreeMap<String, std::collections::BTreeSet<String>>,
 }
 
 /// Statuses of everything this worker runs. Cheap to clone; shared by the herder and the tasks.
@@ -149,6 +151,30 @@ impl StatusStore {
         let mut e = self.lock();
         e.connectors.remove(name);
         e.tasks.retain(|id, _| id.connector != name);
+        e.topics.remove(name);
+    }
+
+    /// Records that a connector used a topic.
+    pub fn record_topic(&self, connector: &str, topic: &str) {
+        let mut e = self.lock();
+        let topics = e.topics.entry(connector.to_owned()).or_default();
+        if !topics.contains(topic) {
+            topics.insert(topic.to_owned());
+        }
+    }
+
+    /// The topics a connector has used, sorted.
+    pub fn topics_of(&self, connector: &str) -> Vec<String> {
+        self.lock()
+            .topics
+            .get(connector)
+            .map(|t| t.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Forgets the topics a connector has used.
+    pub fn reset_topics(&self, connector: &str) {
+        self.lock().topics.remove(connector);
     }
 
     /// A connector's status.

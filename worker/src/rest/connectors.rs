@@ -1,6 +1,5 @@
 //! `/connectors` endpoints.
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -8,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::entities::{self, props_from_json};
-use super::{ApiError, ApiResult, AppState, parse_body};
+use super::{ApiError, ApiResult, AppState, JsonBody};
 use crate::status::TargetState;
 
 type Params = Query<Vec<(String, String)>>;
@@ -69,16 +68,19 @@ pub async fn list(State(state): State<AppState>, Query(params): Params) -> ApiRe
     Ok(axum::Json(Value::Object(out)).into_response())
 }
 
+/// The body of `POST /connectors`.
 #[derive(Deserialize)]
-struct CreateRequest {
+pub struct CreateRequest {
     name: Option<String>,
     config: Option<Value>,
     initial_state: Option<String>,
 }
 
 /// `POST /connectors`.
-pub async fn create(State(state): State<AppState>, body: Bytes) -> ApiResult<Response> {
-    let request: CreateRequest = parse_body(&body)?;
+pub async fn create(
+    State(state): State<AppState>,
+    JsonBody(request): JsonBody<CreateRequest>,
+) -> ApiResult<Response> {
     let config = match &request.config {
         Some(c) => props_from_json(c).map_err(ApiError::bad_request)?,
         None => {
@@ -131,9 +133,8 @@ pub async fn config(
 pub async fn put_config(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    body: Bytes,
+    JsonBody(value): JsonBody<Value>,
 ) -> ApiResult<Response> {
-    let value: Value = parse_body(&body)?;
     let config = props_from_json(&value).map_err(ApiError::bad_request)?;
     let (info, created) = state
         .herder
@@ -155,9 +156,8 @@ pub async fn put_config(
 pub async fn patch_config(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    body: Bytes,
+    JsonBody(patch): JsonBody<Value>,
 ) -> ApiResult<Response> {
-    let patch: Value = parse_body(&body)?;
     let Value::Object(patch) = patch else {
         return Err(ApiError::bad_request(
             "The config patch must be a JSON object",

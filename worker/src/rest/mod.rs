@@ -3,6 +3,9 @@
 
 mod connectors;
 mod entities;
+mod loggers;
+mod offsets;
+mod openapi;
 mod plugins;
 mod security;
 pub mod server;
@@ -23,8 +26,8 @@ use crate::herder::{Herder, HerderError};
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    /// The herder carrying out requests.
-    pub herder: Herder,
+    /// The herder carrying out requests (standalone now, distributed later).
+    pub herder: Arc<dyn Herder>,
     /// `kafka_cluster_id` for `GET /`.
     pub cluster_id: Arc<Option<String>>,
 }
@@ -77,6 +80,52 @@ impl IntoResponse for ApiError {
 
 /// Handler result.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Largest request body accepted; connector configs are a few KiB.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A JSON request body: 415 unless the content type is JSON (or absent), 413 when larger than
+/// [`MAX_BODY_BYTES`], 400 when it does not parse (including nesting deeper than serde_json's
+/// limit); always with Connect's error body.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, _state: &S) -> Result<Self, ApiError> {
+        if let Some(value) = req.headers().get(header::CONTENT_TYPE) {
+            let mime = value
+                .to_str()
+                .unwrap_or("")
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            if mime != "application/json" && !mime.ends_with("+json") {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    format!(
+                        "HTTP 415 Unsupported Media Type: expected application/json, not {mime}"
+                    ),
+                ));
+            }
+        }
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
+            .await
+            .map_err(|e| {
+                if e.to_string().contains("length limit") {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        format!("Request body is larger than {MAX_BODY_BYTES} bytes"),
+                    )
+                } else {
+                    ApiError::bad_request(format!("Could not read the request body: {e}"))
+                }
+            })?;
+        parse_body(&bytes).map(JsonBody)
+    }
+}
 
 /// Parses a JSON request body, answering 400 with a clear message when it is not valid.
 pub fn parse_body<T: DeserializeOwned>(body: &Bytes) -> ApiResult<T> {
@@ -144,6 +193,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(server_info))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi::document))
         .route(
             "/connectors",
             get(connectors::list).post(connectors::create),
@@ -176,6 +226,22 @@ pub fn router(state: AppState) -> Router {
         .route("/connectors/{name}/pause", put(connectors::pause))
         .route("/connectors/{name}/resume", put(connectors::resume))
         .route("/connectors/{name}/stop", put(connectors::stop))
+        .route("/connectors/{name}/topics", get(offsets::topics))
+        .route(
+            "/connectors/{name}/topics/reset",
+            put(offsets::reset_topics),
+        )
+        .route(
+            "/connectors/{name}/offsets",
+            get(offsets::get)
+                .patch(offsets::alter)
+                .delete(offsets::reset),
+        )
+        .route("/admin/loggers", get(loggers::list))
+        .route(
+            "/admin/loggers/{logger}",
+            get(loggers::get).put(loggers::put),
+        )
         .route("/connector-plugins", get(plugins::list))
         .route(
             "/connector-plugins/{plugin}/config/validate",
@@ -232,4 +298,199 @@ async fn metrics(State(state): State<AppState>) -> Response {
         state.herder.worker().metrics.encode(),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    fn app(dir: &std::path::Path) -> Router {
+        let worker = crate::runtime::test_worker(
+            dir,
+            crate::plugins::PluginRegistry::builtin().all().to_vec(),
+        );
+        router(AppState {
+            herder: Arc::new(crate::herder::StandaloneHerder::new(worker)),
+            cluster_id: Arc::new(None),
+        })
+    }
+
+    async fn send(
+        app: &Router,
+        method: &str,
+        uri: &str,
+        body: Option<(&str, &str)>,
+    ) -> (StatusCode, serde_json::Value) {
+        let mut request = Request::builder().method(method).uri(uri);
+        let body = match body {
+            Some((content_type, text)) => {
+                request = request.header(header::CONTENT_TYPE, content_type);
+                Body::from(text.to_owned())
+            }
+            None => Body::empty(),
+        };
+        let response = app
+            .clone()
+            .oneshot(request.body(body).expect("a request"))
+            .await
+            .expect("a response");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("a body");
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    #[tokio::test]
+    async fn every_listed_route_is_served() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let app = app(dir.path());
+        for r in ROUTES {
+            let uri = r
+                .path
+                .replace("{name}", "x")
+                .replace("{task}", "0")
+                .replace("{plugin}", "FileStreamSink")
+                .replace("{logger}", "root");
+            let body =
+                matches!(r.method, "POST" | "PUT" | "PATCH").then_some(("application/json", "{}"));
+            let (status, body) = send(&app, r.method, &uri, body).await;
+            let fallback = (status == StatusCode::NOT_FOUND
+                && body["message"] == "HTTP 404 Not Found")
+                || status == StatusCode::METHOD_NOT_ALLOWED;
+            assert!(
+                !fallback,
+                "{} {} is not routed: {status} {body}",
+                r.method, r.path
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn bodies_are_checked_before_handlers_run() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let app = app(dir.path());
+        let (status, body) = send(
+            &app,
+            "POST",
+            "/connectors",
+            Some(("application/x-www-form-urlencoded", "name=x")),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(body["error_code"], 415);
+        let big = format!("{{\"name\":\"{}\"}}", "x".repeat(MAX_BODY_BYTES));
+        let (status, body) = send(
+            &app,
+            "POST",
+            "/connectors",
+            Some(("application/json", &big)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(body["error_code"], 413);
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        let (status, body) = send(
+            &app,
+            "PUT",
+            "/connectors/x/config",
+            Some(("application/json", &deep)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["error_code"], 400);
+        let (status, body) = send(&app, "GET", "/no/such/path", None).await;
+        assert_eq!(
+            (status, body["error_code"].as_u64()),
+            (StatusCode::NOT_FOUND, Some(404))
+        );
+    }
+
+    #[tokio::test]
+    async fn offsets_need_a_stopped_connector() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let app = app(dir.path());
+        let create = r#"{"name":"src","config":{"connector.class":"FileStreamSource","topic":"t","file":"/nonexistent/in.txt"}}"#;
+        let (status, body) = send(
+            &app,
+            "POST",
+            "/connectors",
+            Some(("application/json", create)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let patch = r#"{"offsets":[{"partition":{"filename":"/nonexistent/in.txt"},"offset":{"position":7}}]}"#;
+        let (status, body) = send(
+            &app,
+            "PATCH",
+            "/connectors/src/offsets",
+            Some(("application/json", patch)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("STOPPED")),
+            "{body}"
+        );
+
+        let (status, _) = send(&app, "PUT", "/connectors/src/stop", None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (status, body) = send(
+            &app,
+            "PATCH",
+            "/connectors/src/offsets",
+            Some(("application/json", patch)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            body["message"],
+            "The offsets for this connector have been altered successfully"
+        );
+        let (status, body) = send(&app, "GET", "/connectors/src/offsets", None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            body,
+            serde_json::json!({"offsets":[{"partition":{"filename":"/nonexistent/in.txt"},"offset":{"position":7}}]})
+        );
+        let (status, body) = send(
+            &app,
+            "PATCH",
+            "/connectors/src/offsets",
+            Some(("application/json", r#"{"offsets":[]}"#)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        let (status, body) = send(&app, "DELETE", "/connectors/src/offsets", None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            body["message"],
+            "The offsets for this connector have been reset successfully"
+        );
+        let (_, body) = send(&app, "GET", "/connectors/src/offsets", None).await;
+        assert_eq!(body, serde_json::json!({"offsets": []}));
+        let (status, _) = send(&app, "GET", "/connectors/nope/offsets", None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn topics_of_unknown_connectors_are_empty_and_reset_needs_one() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let app = app(dir.path());
+        let (status, body) = send(&app, "GET", "/connectors/nope/topics", None).await;
+        assert_eq!(
+            (status, body),
+            (StatusCode::OK, serde_json::json!({"nope": {"topics": []}}))
+        );
+        let (status, _) = send(&app, "PUT", "/connectors/nope/topics/reset", None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
 }

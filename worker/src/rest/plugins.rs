@@ -1,13 +1,12 @@
 //! `/connector-plugins` endpoints.
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use sluice_api::{ConfigDef, PluginFactory, PluginType};
 
 use super::entities::{self, props_from_json};
-use super::{ApiError, ApiResult, AppState, parse_body};
+use super::{ApiError, ApiResult, AppState, JsonBody};
 
 /// `GET /connector-plugins[?connectorsOnly=false]`.
 pub async fn list(
@@ -42,9 +41,8 @@ fn short(name: &str) -> &str {
 pub async fn validate(
     State(state): State<AppState>,
     Path(plugin): Path<String>,
-    body: Bytes,
+    JsonBody(value): JsonBody<Value>,
 ) -> ApiResult<Response> {
-    let value: Value = parse_body(&body)?;
     let config = props_from_json(&value).map_err(ApiError::bad_request)?;
     let class = config.get("connector.class").ok_or_else(|| {
         ApiError::bad_request("Connector config contains no connector type (connector.class)")

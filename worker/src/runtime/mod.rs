@@ -3,6 +3,7 @@
 
 pub mod converters;
 pub mod errors;
+pub mod group_offsets;
 pub mod kafka;
 pub mod offsets;
 pub mod sink;
@@ -54,6 +55,8 @@ pub struct TaskEnv {
     pub flush_timeout: Duration,
     /// How long shutdown may wait for in-flight records.
     pub graceful_timeout: Duration,
+    /// `topic.tracking.enable`.
+    track_topics: bool,
 }
 
 impl TaskEnv {
@@ -105,6 +108,13 @@ impl TaskEnv {
             self.set_state(State::Unassigned);
         }
         tracing::info!(task = %self.id, "task stopped");
+    }
+
+    /// Records that the task used a topic (KIP-558), unless topic tracking is off.
+    pub fn record_topic(&self, topic: &str) {
+        if self.track_topics {
+            self.status.record_topic(&self.id.connector, topic);
+        }
     }
 
     /// Replaces resolved secrets in a text by `[hidden]`.
@@ -212,6 +222,11 @@ impl Worker {
             flush_interval: millis(&self.config, "offset.flush.interval.ms", 60_000),
             flush_timeout: millis(&self.config, "offset.flush.timeout.ms", 5000),
             graceful_timeout: self.graceful_timeout() * 3 / 4,
+            track_topics: self
+                .config
+                .config()
+                .bool("topic.tracking.enable")
+                .unwrap_or(true),
         };
         self.metrics.task_startup_attempts.inc();
         let worker = self.clone();
@@ -368,8 +383,38 @@ impl Worker {
     }
 }
 
+/// A worker for unit tests: string converters, offsets in `dir`, a broker nobody listens on.
+#[cfg(test)]
+pub(crate) fn test_worker(dir: &std::path::Path, plugins: Vec<PluginDesc>) -> Worker {
+    let props: Props = [
+        ("bootstrap.servers", "127.0.0.1:1"),
+        ("key.converter", "StringConverter"),
+        ("value.converter", "StringConverter"),
+        ("offset.storage.file.filename", "offsets"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let config = WorkerConfig::from_sources(
+        props,
+        "test.properties",
+        Vec::new(),
+        sluice_config::Mode::Standalone,
+    )
+    .expect("a valid test worker config");
+    Worker {
+        status: StatusStore::new("test:8083"),
+        config: Arc::new(config),
+        registry: PluginRegistry::from_plugins(plugins),
+        offsets: Arc::new(
+            offsets::FileOffsetStore::open(dir.join("offsets")).expect("an offsets file"),
+        ),
+        metrics: Arc::new(Metrics::new()),
+    }
+}
+
 /// What a sink subscribes to: the `topics` list, or `topics.regex` as a librdkafka pattern.
-fn subscription(props: &Props) -> Result<Vec<String>, ConnectError> {
+pub(crate) fn subscription(props: &Props) -> Result<Vec<String>, ConnectError> {
     let topics = crate::connector_config::list(props, "topics");
     if !topics.is_empty() {
         return Ok(topics);

@@ -275,6 +275,9 @@ impl SinkTaskRunner {
     /// Converts and transforms a batch, then puts it (again and again while the task says retry).
     async fn deliver(&mut self, batch: Vec<OwnedMessage>) -> Result<(), ConnectError> {
         self.env.metrics.sink_record_read.inc_by(batch.len() as u64);
+        for msg in &batch {
+            self.env.record_topic(msg.topic());
+        }
         let mut records = Vec::with_capacity(batch.len());
         for msg in &batch {
             if let Some(r) = to_sink_record(

@@ -202,6 +202,7 @@ impl SourceTaskRunner {
             }
         };
         self.env.metrics.source_record_active_count.inc();
+        self.env.record_topic(&serialized.topic);
         self.in_flight
             .push(async move { (id, record, delivery.await) }.boxed());
         Ok(())
@@ -276,6 +277,7 @@ impl SourceTaskRunner {
             .observe(started.elapsed().as_secs_f64() * 1000.0);
         match written {
             Ok(Ok(())) => {
+                tracing::debug!(task = %self.env.id, partitions = self.unflushed.len(), "committed source offsets");
                 self.unflushed.clear();
                 self.env.metrics.offset_commit_success.inc();
                 if let Err(e) = self.task.commit().await {

@@ -10,59 +10,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
 use sluice_api::connector::ConnectorRequests;
-use sluice_api::{Connector, ConnectorContext, PluginDesc, PluginFactory, PluginType, Props};
+use sluice_api::{
+    Connector, ConnectorContext, PluginDesc, PluginFactory, PluginType, Props, SourceMap,
+    TopicPartition,
+};
 use sluice_config::{ConfigProviders, Resolved, Scrubber};
 use tokio::sync::{Mutex, mpsc};
 
+use super::{ConnectorInfo, ConnectorOffset, ConnectorStatus, Herder, HerderError};
 use crate::connector_config::{self, ValidationError, ValidationReport};
 use crate::runtime::{TaskHandle, TaskSpec, Worker};
 use crate::status::{State, Status, TargetState, TaskId};
 
-/// Errors of herder operations, each mapped to an HTTP status by the REST layer.
-#[derive(Debug, thiserror::Error)]
-pub enum HerderError {
-    /// 404.
-    #[error("{0}")]
-    NotFound(String),
-    /// 409.
-    #[error("{0}")]
-    Conflict(String),
-    /// 400.
-    #[error("{0}")]
-    BadRequest(String),
-    /// 500.
-    #[error("{0}")]
-    Internal(String),
-}
-
 fn not_found(name: &str) -> HerderError {
     HerderError::NotFound(format!("Connector {name} not found"))
-}
-
-/// A connector as REST shows it (`ConnectorInfo`).
-#[derive(Debug, Clone)]
-pub struct ConnectorInfo {
-    /// Name.
-    pub name: String,
-    /// Config as given (unresolved).
-    pub config: Props,
-    /// Task numbers.
-    pub tasks: Vec<u32>,
-    /// Source or sink.
-    pub connector_type: PluginType,
-}
-
-/// A connector's status and its tasks' (`ConnectorStateInfo`).
-#[derive(Debug, Clone)]
-pub struct ConnectorStatus {
-    /// Name.
-    pub name: String,
-    /// The connector instance's status.
-    pub connector: Status,
-    /// Task statuses by number.
-    pub tasks: Vec<(u32, Status)>,
-    /// Source or sink.
-    pub connector_type: PluginType,
 }
 
 struct Entry {
@@ -126,7 +87,7 @@ struct Inner {
 
 /// The standalone herder. Cheap to clone.
 #[derive(Clone)]
-pub struct Herder {
+pub struct StandaloneHerder {
     inner: Arc<Inner>,
 }
 
@@ -144,7 +105,7 @@ fn validate_name(name: &str) -> Result<(), HerderError> {
     Ok(())
 }
 
-impl Herder {
+impl StandaloneHerder {
     /// A herder running connectors on `worker`.
     pub fn new(worker: Worker) -> Self {
         let providers = worker.config.providers().clone();
@@ -275,6 +236,7 @@ impl Herder {
             )));
         }
         warn_unknown_keys(name, &report);
+        tracing::debug!(connector = %name, class = %report.connector_class, keys = config.len(), "connector config is valid");
         let plugin = *self
             .inner
             .worker
@@ -839,6 +801,313 @@ impl Herder {
     }
 }
 
+const STOPPED_REQUIRED: &str = "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/{name}/stop' endpoint";
+
+impl StandaloneHerder {
+    /// The connector's type and config, for the offsets endpoints, if it exists.
+    fn plugin_and_config(&self, name: &str) -> Option<(PluginType, Props)> {
+        self.view(name)
+            .map(|v| (v.info.connector_type, v.info.config))
+    }
+
+    fn sink_client(&self, name: &str, config: &Props) -> (Props, String) {
+        let props = crate::runtime::kafka::admin_props(self.inner.worker.config.props(), config);
+        (props, format!("connect-{name}"))
+    }
+
+    /// Checks the connector exists and is STOPPED with no tasks, holding the write lock.
+    async fn stopped_entry(
+        &self,
+        name: &str,
+    ) -> Result<tokio::sync::MutexGuard<'_, BTreeMap<String, Entry>>, HerderError> {
+        let connectors = self.inner.connectors.lock().await;
+        let entry = connectors.get(name).ok_or_else(|| not_found(name))?;
+        if entry.target != TargetState::Stopped || !entry.task_configs.is_empty() {
+            return Err(HerderError::BadRequest(
+                STOPPED_REQUIRED.replace("{name}", name),
+            ));
+        }
+        Ok(connectors)
+    }
+
+    async fn source_offsets(&self, name: &str) -> Vec<ConnectorOffset> {
+        self.inner
+            .worker
+            .offsets
+            .entries()
+            .into_iter()
+            .filter_map(|(key, value)| {
+                let key: serde_json::Value = serde_json::from_str(&key).ok()?;
+                let [
+                    serde_json::Value::String(connector),
+                    serde_json::Value::Object(partition),
+                ] = key.as_array()?.as_slice()
+                else {
+                    return None;
+                };
+                if connector != name {
+                    return None;
+                }
+                let offset = match serde_json::from_str::<serde_json::Value>(&value).ok()? {
+                    serde_json::Value::Object(o) => Some(o),
+                    _ => None,
+                };
+                Some(ConnectorOffset {
+                    partition: partition.clone(),
+                    offset,
+                })
+            })
+            .collect()
+    }
+}
+
+fn sink_partition(p: &SourceMap) -> Result<TopicPartition, HerderError> {
+    let topic = p
+        .get("kafka_topic")
+        .and_then(|t| t.as_str())
+        .ok_or_else(|| {
+            HerderError::BadRequest(
+            "Partitions for sink connectors must contain the key 'kafka_topic' with a string value"
+                .into(),
+        )
+        })?;
+    let partition = p
+        .get("kafka_partition")
+        .and_then(serde_json::Value::as_i64)
+        .and_then(|n| i32::try_from(n).ok())
+        .ok_or_else(|| {
+            HerderError::BadRequest(
+                "Partitions for sink connectors must contain the key 'kafka_partition' with an integer value".into(),
+            )
+        })?;
+    if p.len() != 2 {
+        return Err(HerderError::BadRequest(
+            "Partitions for sink connectors may only contain the keys 'kafka_topic' and 'kafka_partition'".into(),
+        ));
+    }
+    Ok(TopicPartition::new(topic, partition))
+}
+
+fn sink_offset(o: &SourceMap) -> Result<i64, HerderError> {
+    match o.get("kafka_offset").and_then(serde_json::Value::as_i64) {
+        Some(n) if n >= 0 && o.len() == 1 => Ok(n),
+        _ => Err(HerderError::BadRequest(
+            "Offsets for sink connectors must contain only the key 'kafka_offset' with a non-negative integer value".into(),
+        )),
+    }
+}
+
+fn check_source_map(what: &str, m: &SourceMap) -> Result<(), HerderError> {
+    // Offsets topic values may only hold primitives (Kafka's OffsetUtils).
+    for (k, v) in m {
+        if v.is_object() || v.is_array() {
+            return Err(HerderError::BadRequest(format!(
+                "The {what} map may only contain primitive values; '{k}' is not"
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl Herder for StandaloneHerder {
+    fn worker(&self) -> &Worker {
+        StandaloneHerder::worker(self)
+    }
+    fn is_ready(&self) -> bool {
+        StandaloneHerder::is_ready(self)
+    }
+    fn validate(&self, config: &Props) -> Result<ValidationReport, HerderError> {
+        StandaloneHerder::validate(self, config)
+    }
+    async fn put_connector(
+        &self,
+        name: &str,
+        config: Props,
+        initial_state: Option<TargetState>,
+        replace: bool,
+    ) -> Result<(ConnectorInfo, bool), HerderError> {
+        StandaloneHerder::put_connector(self, name, config, initial_state, replace).await
+    }
+    async fn delete(&self, name: &str) -> Result<(), HerderError> {
+        StandaloneHerder::delete(self, name).await
+    }
+    async fn connector_names(&self) -> Vec<String> {
+        StandaloneHerder::connector_names(self).await
+    }
+    async fn info(&self, name: &str) -> Result<ConnectorInfo, HerderError> {
+        StandaloneHerder::info(self, name).await
+    }
+    async fn task_configs(&self, name: &str) -> Result<Vec<(u32, Props)>, HerderError> {
+        StandaloneHerder::task_configs(self, name).await
+    }
+    async fn status(&self, name: &str) -> Result<ConnectorStatus, HerderError> {
+        StandaloneHerder::status(self, name).await
+    }
+    async fn task_status(&self, name: &str, task: u32) -> Result<Status, HerderError> {
+        StandaloneHerder::task_status(self, name, task).await
+    }
+    async fn pause(&self, name: &str) -> Result<(), HerderError> {
+        StandaloneHerder::pause(self, name).await
+    }
+    async fn resume(&self, name: &str) -> Result<(), HerderError> {
+        StandaloneHerder::resume(self, name).await
+    }
+    async fn stop(&self, name: &str) -> Result<(), HerderError> {
+        StandaloneHerder::stop(self, name).await
+    }
+    async fn restart(
+        &self,
+        name: &str,
+        include_tasks: bool,
+        only_failed: bool,
+    ) -> Result<(), HerderError> {
+        StandaloneHerder::restart(self, name, include_tasks, only_failed).await
+    }
+    async fn restart_task(&self, name: &str, task: u32) -> Result<(), HerderError> {
+        StandaloneHerder::restart_task(self, name, task).await
+    }
+
+    async fn active_topics(&self, name: &str) -> Vec<String> {
+        self.inner.worker.status.topics_of(name)
+    }
+
+    async fn reset_active_topics(&self, name: &str) -> Result<(), HerderError> {
+        if self.view(name).is_none() {
+            return Err(not_found(name));
+        }
+        self.inner.worker.status.reset_topics(name);
+        Ok(())
+    }
+
+    async fn offsets(&self, name: &str) -> Result<Vec<ConnectorOffset>, HerderError> {
+        let (plugin_type, config) = self
+            .plugin_and_config(name)
+            .ok_or_else(|| not_found(name))?;
+        if plugin_type == PluginType::Source {
+            return Ok(self.source_offsets(name).await);
+        }
+        let (props, group) = self.sink_client(name, &config);
+        let subscription = crate::runtime::subscription(&config)
+            .map_err(|e| HerderError::BadRequest(e.to_string()))?;
+        let committed = crate::runtime::group_offsets::committed(props, group, subscription)
+            .await
+            .map_err(|e| HerderError::Internal(e.to_string()))?;
+        Ok(committed
+            .into_iter()
+            .map(|(tp, offset)| {
+                let mut partition = SourceMap::new();
+                partition.insert("kafka_topic".into(), tp.topic.into());
+                partition.insert("kafka_partition".into(), tp.partition.into());
+                let mut o = SourceMap::new();
+                o.insert("kafka_offset".into(), offset.into());
+                ConnectorOffset {
+                    partition,
+                    offset: Some(o),
+                }
+            })
+            .collect())
+    }
+
+    async fn alter_offsets(
+        &self,
+        name: &str,
+        offsets: Vec<ConnectorOffset>,
+    ) -> Result<String, HerderError> {
+        let connectors = self.stopped_entry(name).await?;
+        let entry = connectors.get(name).ok_or_else(|| not_found(name))?;
+        if offsets.is_empty() {
+            return Err(HerderError::BadRequest(
+                "The offsets to be modified must not be null or empty".into(),
+            ));
+        }
+        match entry.plugin_type() {
+            PluginType::Sink => {
+                let mut commits = Vec::new();
+                for o in &offsets {
+                    let tp = sink_partition(&o.partition)?;
+                    match &o.offset {
+                        Some(offset) => commits.push((tp, sink_offset(offset)?)),
+                        None => {
+                            return Err(HerderError::BadRequest(format!(
+                                "Removing the offset of one sink partition ({tp}) is not supported yet; reset all of the connector's offsets with DELETE /connectors/{name}/offsets"
+                            )));
+                        }
+                    }
+                }
+                let (props, group) = self.sink_client(name, &entry.config);
+                crate::runtime::group_offsets::commit(props, group, commits)
+                    .await
+                    .map_err(|e| HerderError::Internal(e.to_string()))?;
+            }
+            _ => {
+                let mut writes = Vec::new();
+                for o in &offsets {
+                    if o.partition.is_empty() {
+                        return Err(HerderError::BadRequest(
+                            "Source partitions may not be null or empty".into(),
+                        ));
+                    }
+                    check_source_map("partition", &o.partition)?;
+                    if let Some(offset) = &o.offset {
+                        check_source_map("offset", offset)?;
+                    }
+                    writes.push((
+                        crate::runtime::offsets::offset_key(name, &o.partition),
+                        o.offset
+                            .as_ref()
+                            .map(|m| serde_json::Value::Object(m.clone()).to_string()),
+                    ));
+                }
+                self.inner
+                    .worker
+                    .offsets
+                    .set(writes)
+                    .await
+                    .map_err(|e| HerderError::Internal(e.to_string()))?;
+            }
+        }
+        Ok("The offsets for this connector have been altered successfully".into())
+    }
+
+    async fn reset_offsets(&self, name: &str) -> Result<String, HerderError> {
+        let connectors = self.stopped_entry(name).await?;
+        let entry = connectors.get(name).ok_or_else(|| not_found(name))?;
+        match entry.plugin_type() {
+            PluginType::Sink => {
+                let (props, group) = self.sink_client(name, &entry.config);
+                crate::runtime::group_offsets::delete_group(props, group)
+                    .await
+                    .map_err(|e| HerderError::Internal(e.to_string()))?;
+            }
+            _ => {
+                let tombstones = self
+                    .source_offsets(name)
+                    .await
+                    .into_iter()
+                    .map(|o| {
+                        (
+                            crate::runtime::offsets::offset_key(name, &o.partition),
+                            None,
+                        )
+                    })
+                    .collect();
+                self.inner
+                    .worker
+                    .offsets
+                    .set(tombstones)
+                    .await
+                    .map_err(|e| HerderError::Internal(e.to_string()))?;
+            }
+        }
+        Ok("The offsets for this connector have been reset successfully".into())
+    }
+
+    async fn refresh_metrics(&self) {
+        StandaloneHerder::refresh_metrics(self).await
+    }
+}
+
 /// Prefixes of settings meant for others (clients, converters): never "unknown".
 const PASSED_ON_PREFIXES: &[&str] = &[
     "producer.override.",
@@ -890,7 +1159,7 @@ async fn handle_events(inner: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Conne
         let Some(inner) = inner.upgrade() else {
             return;
         };
-        let herder = Herder { inner };
+        let herder = StandaloneHerder { inner };
         match event {
             ConnectorEvent::Reconfigure(name) => herder.reconfigure(&name).await,
             ConnectorEvent::Failed(name, message) => {
@@ -903,10 +1172,7 @@ async fn handle_events(inner: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Conne
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::Metrics;
     use crate::plugins::PluginRegistry;
-    use crate::runtime::offsets::FileOffsetStore;
-    use crate::status::StatusStore;
     use sluice_api::{
         ConfigDef, ConfigType, DefaultValue, Importance, SinkConnector, SinkRecord, SinkTask,
         SinkTaskContext,
@@ -978,7 +1244,7 @@ mod tests {
         }
     }
 
-    fn herder(dir: &std::path::Path) -> Herder {
+    fn herder(dir: &std::path::Path) -> StandaloneHerder {
         let mut plugins = PluginRegistry::builtin().all().to_vec();
         plugins.push(PluginDesc {
             class: "com.example.SecretSink",
@@ -998,28 +1264,7 @@ mod tests {
                 task: || Box::new(NoTask),
             },
         });
-        let props: Props = [
-            ("key.converter", "StringConverter"),
-            ("value.converter", "StringConverter"),
-            ("offset.storage.file.filename", "offsets"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        let config = sluice_config::WorkerConfig::from_sources(
-            props,
-            "test.properties",
-            Vec::new(),
-            sluice_config::Mode::Standalone,
-        )
-        .unwrap();
-        Herder::new(Worker {
-            status: StatusStore::new("test:8083"),
-            config: Arc::new(config),
-            registry: PluginRegistry::from_plugins(plugins),
-            offsets: Arc::new(FileOffsetStore::open(dir.join("offsets")).unwrap()),
-            metrics: Arc::new(Metrics::new()),
-        })
+        StandaloneHerder::new(crate::runtime::test_worker(dir, plugins))
     }
 
     fn config(secret: &str) -> Props {

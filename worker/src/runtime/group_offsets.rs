@@ -1,0 +1,127 @@
+//! A sink connector's consumer group offsets (group `connect-NAME`), read, committed and deleted
+//! for the offsets endpoints (KIP-875). librdkafka calls block, so each runs on the blocking pool.
+
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{Offset, TopicPartitionList};
+use regex::Regex;
+use sluice_api::{ConnectError, Props, TopicPartition};
+
+use super::kafka::client_config;
+
+const TIMEOUT: Duration = Duration::from_secs(15);
+
+fn group_consumer(props: &Props, group: &str) -> Result<BaseConsumer, ConnectError> {
+    let mut cfg = client_config(props);
+    cfg.set("group.id", group)
+        .set("enable.auto.commit", "false");
+    cfg.create()
+        .map_err(|e| ConnectError::connect(format!("Could not create a Kafka client: {e}")))
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ConnectError> + Send + 'static,
+) -> Result<T, ConnectError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ConnectError::connect(format!("offset operation interrupted: {e}")))?
+}
+
+/// The committed offsets of `group` for the topics a sink subscribes to (`topics` names, or one
+/// `^regex`); partitions without a committed offset are left out.
+pub async fn committed(
+    props: Props,
+    group: String,
+    subscription: Vec<String>,
+) -> Result<Vec<(TopicPartition, i64)>, ConnectError> {
+    blocking(move || {
+        let consumer = group_consumer(&props, &group)?;
+        let metadata = consumer
+            .fetch_metadata(None, TIMEOUT)
+            .map_err(|e| ConnectError::connect(format!("Could not read topic metadata: {e}")))?;
+        let pattern = match subscription.as_slice() {
+            [one] if one.starts_with('^') => Some(
+                Regex::new(one)
+                    .map_err(|e| ConnectError::config(format!("Invalid topics.regex: {e}")))?,
+            ),
+            _ => None,
+        };
+        let mut tpl = TopicPartitionList::new();
+        for topic in metadata.topics() {
+            let wanted = match &pattern {
+                Some(re) => re.is_match(topic.name()),
+                None => subscription.iter().any(|t| t == topic.name()),
+            };
+            if wanted {
+                for p in topic.partitions() {
+                    tpl.add_partition(topic.name(), p.id());
+                }
+            }
+        }
+        if tpl.count() == 0 {
+            return Ok(Vec::new());
+        }
+        let committed = consumer
+            .committed_offsets(tpl, TIMEOUT)
+            .map_err(|e| ConnectError::connect(format!("Could not read committed offsets: {e}")))?;
+        Ok(committed
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(o) => Some((TopicPartition::new(e.topic(), e.partition()), o)),
+                _ => None,
+            })
+            .collect())
+    })
+    .await
+}
+
+/// Commits offsets for `group` (which must have no active members).
+pub async fn commit(
+    props: Props,
+    group: String,
+    offsets: Vec<(TopicPartition, i64)>,
+) -> Result<(), ConnectError> {
+    blocking(move || {
+        let consumer = group_consumer(&props, &group)?;
+        let mut tpl = TopicPartitionList::new();
+        for (tp, offset) in &offsets {
+            tpl.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(*offset))
+                .map_err(|e| ConnectError::data(format!("Invalid offset for {tp}: {e}")))?;
+        }
+        consumer
+            .commit(&tpl, CommitMode::Sync)
+            .map_err(|e| ConnectError::connect(format!("Could not commit offsets: {e}")))
+    })
+    .await
+}
+
+/// Deletes `group` and so every offset it committed; a group that does not exist is fine.
+pub async fn delete_group(props: Props, group: String) -> Result<(), ConnectError> {
+    let admin: AdminClient<DefaultClientContext> = client_config(&props)
+        .create()
+        .map_err(|e| ConnectError::connect(format!("Could not create an admin client: {e}")))?;
+    let results = admin
+        .delete_groups(
+            &[group.as_str()],
+            &AdminOptions::new().request_timeout(Some(TIMEOUT)),
+        )
+        .await
+        .map_err(|e| ConnectError::connect(format!("Could not delete group {group}: {e}")))?;
+    for result in results {
+        match result {
+            Ok(_) => {}
+            Err((_, RDKafkaErrorCode::GroupIdNotFound)) => {}
+            Err((g, code)) => {
+                return Err(ConnectError::connect(format!(
+                    "Could not delete consumer group {g}: {code}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
