@@ -134,6 +134,10 @@ mod tests {
             if !responses.keys().any(|code| code.starts_with('2')) {
                 problems.push(format!("{method} {path}: no success response"));
             }
+            // Basic authentication, when configured, guards every path.
+            if !responses.contains_key("401") {
+                problems.push(format!("{method} {path}: lacks 401"));
+            }
             if operation["operationId"].as_str().is_none() {
                 problems.push(format!("{method} {path}: no operationId"));
             }
