@@ -973,9 +973,7 @@ impl Herder for StandaloneHerder {
     }
 
     async fn reset_active_topics(&self, name: &str) -> Result<(), HerderError> {
-        if self.view(name).is_none() {
-            return Err(not_found(name));
-        }
+        // An unknown connector has no topics to forget: a no-op, as in Kafka.
         self.inner.worker.status.reset_topics(name);
         Ok(())
     }

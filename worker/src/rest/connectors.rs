@@ -40,7 +40,8 @@ pub async fn list(State(state): State<AppState>, Query(params): Params) -> ApiRe
         .map(|(_, v)| v.as_str())
         .collect();
     let (with_status, with_info) = (expand.contains(&"status"), expand.contains(&"info"));
-    if !with_status && !with_info {
+    // Any `expand` (even of unknown words, which are ignored) asks for the map form, as in Kafka.
+    if expand.is_empty() {
         return Ok(axum::Json(names).into_response());
     }
     let mut out = Map::new();
