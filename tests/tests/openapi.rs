@@ -226,8 +226,11 @@ async fn schemathesis_finds_the_worker_answering_as_documented() {
         args.join(" "),
     );
     // It really tested every operation of the document.
+    // Schemathesis leaves out the operation that serves the schema it was loaded from
+    // (`GET /openapi.json`); the document test above covers that one.
     let operations =
-        documented_operation_count(&serde_json::from_slice(&repository_document()).expect("JSON"));
+        documented_operation_count(&serde_json::from_slice(&repository_document()).expect("JSON"))
+            - 1;
     for expected in [
         format!("Selected: {operations}/{operations}"),
         format!("Tested: {operations}"),

@@ -212,6 +212,23 @@ async fn log_levels_change_at_run_time() {
     })
     .await;
 
+    // A name that is not a Rust target is kept, but cannot change other loggers or break later
+    // changes.
+    let (status, body) = rest::put_json(
+        &worker.url("/admin/loggers/sluice_worker%3Dtrace,x"),
+        &json!({"level": "ERROR"}),
+    )
+    .await;
+    assert_eq!((status, body), (200, json!(["sluice_worker=trace,x"])));
+    let (_, own) = rest::get_json(&worker.url("/admin/loggers/sluice_worker")).await;
+    assert_eq!(own["level"], "DEBUG", "unchanged by the odd name");
+    let (status, _) = rest::put_json(
+        &worker.url("/admin/loggers/sluice_worker::rest?scope=bogus"),
+        &json!({"level": "WARN"}),
+    )
+    .await;
+    assert_eq!(status, 200, "an unknown scope applies to this worker");
+
     let (status, body) = rest::put_json(
         &worker.url("/admin/loggers/root"),
         &json!({"level": "LOUD"}),

@@ -477,6 +477,30 @@ async fn kill_9_and_restart_resumes_from_committed_offsets() {
     }
 }
 
+fn max_seqno_per_task(path: &Path) -> BTreeMap<u64, u64> {
+    let mut max: BTreeMap<u64, u64> = BTreeMap::new();
+    for line in lines(path) {
+        let Ok(v) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
+        if let (Some(task), Some(seqno)) =
+            (v["value"]["task"].as_u64(), v["value"]["seqno"].as_u64())
+        {
+            let m = max.entry(task).or_default();
+            *m = (*m).max(seqno);
+        }
+    }
+    max
+}
+
+async fn wait_for_each_task(path: &Path, seqno: u64, what: &str) {
+    wait_until_described(what, WAIT, POLL, || async {
+        let max = max_seqno_per_task(path);
+        max.len() == 2 && max.values().all(|m| *m >= seqno)
+    })
+    .await;
+}
+
 /// A sink task crash between commits loses nothing: after kill -9 and restart, the sink file holds
 /// every record the verifiable source produced, each task's sequence without gaps.
 #[tokio::test]
@@ -504,12 +528,25 @@ async fn kill_9_of_a_sink_loses_nothing() {
     .expect("write sink");
     let mut worker = WorkerProcess::standalone(worker_props(&tansu, &[]), [&source, &sink]);
     worker.wait_ready().await;
-    wait_for_lines(&sink_file, 300, "the sink to write 300 records").await;
+    // Both source tasks write to their own partition; the sink drains one partition's backlog
+    // before the other's, so wait on each task's records, not on a total.
+    wait_for_each_task(&sink_file, 150, "both tasks' records before the crash").await;
+    let at_kill = max_seqno_per_task(&sink_file);
     worker.kill_9();
     worker.restart().await;
     worker.wait_ready().await;
-    let before = lines(&sink_file).len();
-    wait_for_lines(&sink_file, before + 300, "the restarted sink to write more").await;
+    let past_kill = |seen: &BTreeMap<u64, u64>| {
+        at_kill
+            .iter()
+            .all(|(task, max)| seen.get(task).is_some_and(|now| *now >= max + 150))
+    };
+    wait_until_described(
+        "both tasks' records well past the crash",
+        WAIT,
+        POLL,
+        || async { past_kill(&max_seqno_per_task(&sink_file)) },
+    )
+    .await;
     worker.terminate().await;
 
     let mut seen: BTreeMap<u64, std::collections::BTreeSet<u64>> = BTreeMap::new();

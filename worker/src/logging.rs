@@ -102,6 +102,9 @@ pub enum LevelError {
     /// Logging was not set up through [`init`] (e.g. in tests).
     #[error("log levels cannot be changed: logging is not managed by this process")]
     NotManaged,
+    /// The new filter could not be built or installed.
+    #[error("log levels could not be applied: {0}")]
+    Apply(String),
 }
 
 struct Levels {
@@ -132,6 +135,16 @@ fn target_of(logger: &str) -> String {
     logger.replace('.', "::")
 }
 
+/// Whether a logger name can be a tracing target. Other names (with `=`, `,`, `[`, ...) are kept
+/// and shown, as Kafka keeps any name, but no code logs under them, so they stay out of the filter
+/// (where they would be read as filter syntax).
+fn is_target_name(logger: &str) -> bool {
+    !logger.is_empty()
+        && logger
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '.' | '-'))
+}
+
 fn directives(levels: &Levels) -> String {
     let mut parts = vec![
         tracing_level(&levels.root.level)
@@ -139,7 +152,7 @@ fn directives(levels: &Levels) -> String {
             .to_owned(),
     ];
     parts.extend(levels.base_targets.iter().cloned());
-    for (logger, level) in &levels.overrides {
+    for (logger, level) in levels.overrides.iter().filter(|(l, _)| is_target_name(l)) {
         parts.push(format!(
             "{}={}",
             target_of(logger),
@@ -250,23 +263,34 @@ pub fn set_level(name: &str, level: &str) -> Result<Vec<String>, LevelError> {
         level,
         last_modified: Some(now),
     };
+    // Work on a copy: nothing changes unless the new filter is installed.
+    let mut root = levels.root.clone();
+    let mut overrides = levels.overrides.clone();
     let mut changed = vec![name.to_owned()];
-    for (logger, l) in levels.overrides.iter_mut() {
+    for (logger, l) in overrides.iter_mut() {
         if logger != name && is_descendant(logger, name) {
             *l = new.clone();
             changed.push(logger.clone());
         }
     }
     if name == ROOT {
-        levels.root = new;
+        root = new;
     } else {
-        levels.overrides.insert(name.to_owned(), new);
+        overrides.insert(name.to_owned(), new);
     }
-    let filter = EnvFilter::try_new(directives(&levels)).map_err(|_| LevelError::NotManaged)?;
+    let candidate = Levels {
+        base_targets: levels.base_targets.clone(),
+        root,
+        overrides,
+        handle: levels.handle.clone(),
+    };
+    let filter =
+        EnvFilter::try_new(directives(&candidate)).map_err(|e| LevelError::Apply(e.to_string()))?;
     levels
         .handle
         .reload(filter)
-        .map_err(|_| LevelError::NotManaged)?;
+        .map_err(|e| LevelError::Apply(e.to_string()))?;
+    *levels = candidate;
     changed.sort();
     Ok(changed)
 }
@@ -285,6 +309,9 @@ mod tests {
         assert!(!is_descendant("sluice_workers", "sluice_worker"));
         assert!(is_descendant("anything", ROOT));
         assert_eq!(target_of("org.apache.kafka"), "org::apache::kafka");
+        assert!(is_target_name("sluice_worker::rest"));
+        assert!(!is_target_name("sluice_worker=trace,x"));
+        assert!(!is_target_name("a[b"));
     }
 
     #[test]

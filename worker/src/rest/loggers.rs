@@ -42,17 +42,21 @@ pub async fn put(
         .find(|(k, _)| k == "scope")
         .map(|(_, v)| v.to_ascii_lowercase())
         .unwrap_or_else(|| "worker".into());
-    if scope != "worker" && scope != "cluster" {
-        return Err(ApiError::bad_request(format!(
-            "Invalid scope '{scope}'; must be 'worker' or 'cluster'"
-        )));
-    }
+    let scope = if scope == "worker" || scope == "cluster" {
+        scope
+    } else {
+        // Kafka does the same: warn, and apply to this worker.
+        tracing::warn!(scope = %scope, "unknown scope for a log level change; applying to this worker");
+        "worker".to_owned()
+    };
     let level = body.get("level").and_then(Value::as_str).ok_or_else(|| {
         ApiError::bad_request("Desired 'level' parameter was not specified in request.")
     })?;
     let changed = logging::set_level(&name, level).map_err(|e| match e {
         LevelError::UnknownLevel(_) => ApiError::not_found(e.to_string()),
-        LevelError::NotManaged => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        LevelError::NotManaged | LevelError::Apply(_) => {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+        }
     })?;
     tracing::info!(logger = %name, level, scope, "log level changed");
     // A standalone worker is the whole cluster: cluster scope applies here and answers 204.
