@@ -15,9 +15,14 @@
 //! * [`validators`]: config validators (`regex`, non-empty list) shared by several plugins.
 //! * [`literal`]: typed values from configured literals (Kafka's `Values.parseString`).
 //! * [`logical`]: the Date, Time and Timestamp logical schemas.
+//! * [`field_path`]: `field.syntax.version` V1/V2 field paths (KIP-821).
+//! * [`schema_util`]: copying a schema's name, version, doc and parameters.
 
 pub mod drop_headers;
+pub mod extract_field;
+pub mod field_path;
 pub mod filter;
+pub mod hoist_field;
 pub mod insert_field;
 pub mod insert_header;
 pub mod java_regex;
@@ -28,17 +33,22 @@ pub mod predicates;
 pub mod regex_router;
 pub mod requirements;
 pub mod schema_cache;
+pub mod schema_util;
 pub mod validators;
+pub mod value_to_key;
 
 use sluice_api::{PluginDesc, PluginFactory, Predicate, Transform};
 
 pub use drop_headers::DropHeaders;
+pub use extract_field::ExtractField;
 pub use filter::Filter;
+pub use hoist_field::HoistField;
 pub use insert_field::InsertField;
 pub use insert_header::InsertHeader;
 pub use part::RecordPart;
 pub use predicates::{HasHeaderKey, RecordIsTombstone, TopicNameMatches};
 pub use regex_router::RegexRouter;
+pub use value_to_key::ValueToKey;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -86,6 +96,21 @@ pub fn plugins() -> Vec<PluginDesc> {
         }),
         transform(regex_router::CLASS, &["RegexRouter"], || {
             Box::new(RegexRouter::default())
+        }),
+        transform(extract_field::KEY_CLASS, &["ExtractField$Key"], || {
+            Box::new(ExtractField::new(RecordPart::Key))
+        }),
+        transform(extract_field::VALUE_CLASS, &["ExtractField$Value"], || {
+            Box::new(ExtractField::new(RecordPart::Value))
+        }),
+        transform(hoist_field::KEY_CLASS, &["HoistField$Key"], || {
+            Box::new(HoistField::new(RecordPart::Key))
+        }),
+        transform(hoist_field::VALUE_CLASS, &["HoistField$Value"], || {
+            Box::new(HoistField::new(RecordPart::Value))
+        }),
+        transform(value_to_key::CLASS, &["ValueToKey"], || {
+            Box::new(ValueToKey::default())
         }),
         predicate(
             predicates::TOPIC_NAME_MATCHES_CLASS,
@@ -165,7 +190,7 @@ mod tests {
                 .filter(|p| p.factory.plugin_type() == t)
                 .count()
         };
-        assert_eq!(count(PluginType::Transformation), 6);
+        assert_eq!(count(PluginType::Transformation), 11);
         assert_eq!(count(PluginType::Predicate), 3);
     }
 

@@ -1,0 +1,51 @@
+//! Building derived struct schemas (Kafka's `SchemaUtil`).
+
+use sluice_api::{Schema, SchemaBuilder};
+
+/// A builder of `schema`'s type with its name, version, doc and parameters but no fields, no
+/// optionality and no default, as Kafka's `SchemaUtil.copySchemaBasics`.
+pub fn copy_schema_basics(schema: &Schema) -> SchemaBuilder {
+    let mut builder = SchemaBuilder::new(schema.schema_type);
+    if let Some(name) = &schema.name {
+        builder = builder.name(name.clone());
+    }
+    if let Some(version) = schema.version {
+        builder = builder.version(version);
+    }
+    if let Some(doc) = &schema.doc {
+        builder = builder.doc(doc.clone());
+    }
+    for (k, v) in &schema.parameters {
+        builder = builder.parameter(k.clone(), v.clone());
+    }
+    builder
+}
+
+#[cfg(test)]
+mod tests {
+    use sluice_api::{SchemaType, Value};
+
+    use super::*;
+
+    #[test]
+    fn keeps_metadata_and_drops_fields() {
+        let s = SchemaBuilder::struct_schema()
+            .name("n")
+            .version(3)
+            .doc("d")
+            .parameter("p", "v")
+            .optional()
+            .default_value(Value::Null)
+            .field("f", Schema::int32())
+            .build();
+        let copy = copy_schema_basics(&s).build();
+        assert_eq!(copy.schema_type, SchemaType::Struct);
+        assert_eq!(copy.name.as_deref(), Some("n"));
+        assert_eq!(copy.version, Some(3));
+        assert_eq!(copy.doc.as_deref(), Some("d"));
+        assert_eq!(copy.parameters.get("p").map(String::as_str), Some("v"));
+        assert!(copy.fields.is_empty());
+        assert!(!copy.optional);
+        assert!(copy.default_value.is_none());
+    }
+}
