@@ -28,12 +28,14 @@ pub mod insert_header;
 pub mod java_regex;
 pub mod literal;
 pub mod logical;
+pub mod mask_field;
 pub mod part;
 pub mod predicates;
 pub mod regex_router;
 pub mod requirements;
 pub mod schema_cache;
 pub mod schema_util;
+pub mod set_schema_metadata;
 pub mod validators;
 pub mod value_to_key;
 
@@ -45,9 +47,11 @@ pub use filter::Filter;
 pub use hoist_field::HoistField;
 pub use insert_field::InsertField;
 pub use insert_header::InsertHeader;
+pub use mask_field::MaskField;
 pub use part::RecordPart;
 pub use predicates::{HasHeaderKey, RecordIsTombstone, TopicNameMatches};
 pub use regex_router::RegexRouter;
+pub use set_schema_metadata::SetSchemaMetadata;
 pub use value_to_key::ValueToKey;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -112,6 +116,22 @@ pub fn plugins() -> Vec<PluginDesc> {
         transform(value_to_key::CLASS, &["ValueToKey"], || {
             Box::new(ValueToKey::default())
         }),
+        transform(mask_field::KEY_CLASS, &["MaskField$Key"], || {
+            Box::new(MaskField::new(RecordPart::Key))
+        }),
+        transform(mask_field::VALUE_CLASS, &["MaskField$Value"], || {
+            Box::new(MaskField::new(RecordPart::Value))
+        }),
+        transform(
+            set_schema_metadata::KEY_CLASS,
+            &["SetSchemaMetadata$Key"],
+            || Box::new(SetSchemaMetadata::new(RecordPart::Key)),
+        ),
+        transform(
+            set_schema_metadata::VALUE_CLASS,
+            &["SetSchemaMetadata$Value"],
+            || Box::new(SetSchemaMetadata::new(RecordPart::Value)),
+        ),
         predicate(
             predicates::TOPIC_NAME_MATCHES_CLASS,
             &["TopicNameMatches"],
@@ -190,7 +210,7 @@ mod tests {
                 .filter(|p| p.factory.plugin_type() == t)
                 .count()
         };
-        assert_eq!(count(PluginType::Transformation), 11);
+        assert_eq!(count(PluginType::Transformation), 15);
         assert_eq!(count(PluginType::Predicate), 3);
     }
 
