@@ -32,6 +32,7 @@ pub mod mask_field;
 pub mod part;
 pub mod predicates;
 pub mod regex_router;
+pub mod replace_field;
 pub mod requirements;
 pub mod schema_cache;
 pub mod schema_util;
@@ -51,6 +52,7 @@ pub use mask_field::MaskField;
 pub use part::RecordPart;
 pub use predicates::{HasHeaderKey, RecordIsTombstone, TopicNameMatches};
 pub use regex_router::RegexRouter;
+pub use replace_field::ReplaceField;
 pub use set_schema_metadata::SetSchemaMetadata;
 pub use value_to_key::ValueToKey;
 
@@ -132,6 +134,12 @@ pub fn plugins() -> Vec<PluginDesc> {
             &["SetSchemaMetadata$Value"],
             || Box::new(SetSchemaMetadata::new(RecordPart::Value)),
         ),
+        transform(replace_field::KEY_CLASS, &["ReplaceField$Key"], || {
+            Box::new(ReplaceField::new(RecordPart::Key))
+        }),
+        transform(replace_field::VALUE_CLASS, &["ReplaceField$Value"], || {
+            Box::new(ReplaceField::new(RecordPart::Value))
+        }),
         predicate(
             predicates::TOPIC_NAME_MATCHES_CLASS,
             &["TopicNameMatches"],
@@ -210,7 +218,7 @@ mod tests {
                 .filter(|p| p.factory.plugin_type() == t)
                 .count()
         };
-        assert_eq!(count(PluginType::Transformation), 15);
+        assert_eq!(count(PluginType::Transformation), 17);
         assert_eq!(count(PluginType::Predicate), 3);
     }
 
