@@ -22,6 +22,7 @@ pub mod drop_headers;
 pub mod extract_field;
 pub mod field_path;
 pub mod filter;
+pub mod flatten;
 pub mod hoist_field;
 pub mod insert_field;
 pub mod insert_header;
@@ -45,6 +46,7 @@ use sluice_api::{PluginDesc, PluginFactory, Predicate, Transform};
 pub use drop_headers::DropHeaders;
 pub use extract_field::ExtractField;
 pub use filter::Filter;
+pub use flatten::Flatten;
 pub use hoist_field::HoistField;
 pub use insert_field::InsertField;
 pub use insert_header::InsertHeader;
@@ -140,6 +142,12 @@ pub fn plugins() -> Vec<PluginDesc> {
         transform(replace_field::VALUE_CLASS, &["ReplaceField$Value"], || {
             Box::new(ReplaceField::new(RecordPart::Value))
         }),
+        transform(flatten::KEY_CLASS, &["Flatten$Key"], || {
+            Box::new(Flatten::new(RecordPart::Key))
+        }),
+        transform(flatten::VALUE_CLASS, &["Flatten$Value"], || {
+            Box::new(Flatten::new(RecordPart::Value))
+        }),
         predicate(
             predicates::TOPIC_NAME_MATCHES_CLASS,
             &["TopicNameMatches"],
@@ -218,7 +226,7 @@ mod tests {
                 .filter(|p| p.factory.plugin_type() == t)
                 .count()
         };
-        assert_eq!(count(PluginType::Transformation), 17);
+        assert_eq!(count(PluginType::Transformation), 19);
         assert_eq!(count(PluginType::Predicate), 3);
     }
 

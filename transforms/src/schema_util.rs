@@ -2,10 +2,15 @@
 
 use sluice_api::{Schema, SchemaBuilder};
 
-/// A builder of `schema`'s type with its name, version, doc and parameters but no fields, no
+/// A builder of `schema`'s type (with its item, key and value schemas) with its name, version, doc and parameters but no fields, no
 /// optionality and no default, as Kafka's `SchemaUtil.copySchemaBasics`.
 pub fn copy_schema_basics(schema: &Schema) -> SchemaBuilder {
-    let mut builder = SchemaBuilder::new(schema.schema_type);
+    // Arrays and maps keep their element schemas; they are part of the type.
+    let mut builder = match (&schema.key_schema, &schema.value_schema) {
+        (Some(k), Some(v)) => SchemaBuilder::map(k.clone(), v.clone()),
+        (None, Some(items)) => SchemaBuilder::array(items.clone()),
+        _ => SchemaBuilder::new(schema.schema_type),
+    };
     if let Some(name) = &schema.name {
         builder = builder.name(name.clone());
     }
@@ -47,5 +52,14 @@ mod tests {
         assert!(copy.fields.is_empty());
         assert!(!copy.optional);
         assert!(copy.default_value.is_none());
+    }
+
+    #[test]
+    fn arrays_keep_their_item_schema() {
+        let s = SchemaBuilder::array(Schema::string()).optional().build();
+        let copy = copy_schema_basics(&s).build();
+        assert_eq!(copy.schema_type, SchemaType::Array);
+        assert_eq!(copy.value_schema, Some(Schema::string()));
+        assert!(!copy.optional);
     }
 }
