@@ -23,6 +23,7 @@ pub mod extract_field;
 pub mod field_path;
 pub mod filter;
 pub mod flatten;
+pub mod header_from;
 pub mod hoist_field;
 pub mod insert_field;
 pub mod insert_header;
@@ -47,6 +48,7 @@ pub use drop_headers::DropHeaders;
 pub use extract_field::ExtractField;
 pub use filter::Filter;
 pub use flatten::Flatten;
+pub use header_from::HeaderFrom;
 pub use hoist_field::HoistField;
 pub use insert_field::InsertField;
 pub use insert_header::InsertHeader;
@@ -148,6 +150,12 @@ pub fn plugins() -> Vec<PluginDesc> {
         transform(flatten::VALUE_CLASS, &["Flatten$Value"], || {
             Box::new(Flatten::new(RecordPart::Value))
         }),
+        transform(header_from::KEY_CLASS, &["HeaderFrom$Key"], || {
+            Box::new(HeaderFrom::new(RecordPart::Key))
+        }),
+        transform(header_from::VALUE_CLASS, &["HeaderFrom$Value"], || {
+            Box::new(HeaderFrom::new(RecordPart::Value))
+        }),
         predicate(
             predicates::TOPIC_NAME_MATCHES_CLASS,
             &["TopicNameMatches"],
@@ -226,7 +234,7 @@ mod tests {
                 .filter(|p| p.factory.plugin_type() == t)
                 .count()
         };
-        assert_eq!(count(PluginType::Transformation), 19);
+        assert_eq!(count(PluginType::Transformation), 21);
         assert_eq!(count(PluginType::Predicate), 3);
     }
 
