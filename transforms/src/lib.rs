@@ -15,6 +15,7 @@
 //! * [`validators`]: config validators (`regex`, non-empty list) shared by several plugins.
 //! * [`literal`]: typed values from configured literals (Kafka's `Values.parseString`).
 //! * [`logical`]: the Date, Time and Timestamp logical schemas.
+//! * [`java_date`]: Java `SimpleDateFormat` patterns, formatted and parsed in UTC.
 //! * [`field_path`]: `field.syntax.version` V1/V2 field paths (KIP-821).
 //! * [`schema_util`]: copying a schema's name, version, doc and parameters.
 
@@ -27,6 +28,7 @@ pub mod header_from;
 pub mod hoist_field;
 pub mod insert_field;
 pub mod insert_header;
+pub mod java_date;
 pub mod java_regex;
 pub mod literal;
 pub mod logical;
@@ -39,6 +41,7 @@ pub mod requirements;
 pub mod schema_cache;
 pub mod schema_util;
 pub mod set_schema_metadata;
+pub mod timestamp_router;
 pub mod validators;
 pub mod value_to_key;
 
@@ -58,6 +61,7 @@ pub use predicates::{HasHeaderKey, RecordIsTombstone, TopicNameMatches};
 pub use regex_router::RegexRouter;
 pub use replace_field::ReplaceField;
 pub use set_schema_metadata::SetSchemaMetadata;
+pub use timestamp_router::TimestampRouter;
 pub use value_to_key::ValueToKey;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -156,6 +160,9 @@ pub fn plugins() -> Vec<PluginDesc> {
         transform(header_from::VALUE_CLASS, &["HeaderFrom$Value"], || {
             Box::new(HeaderFrom::new(RecordPart::Value))
         }),
+        transform(timestamp_router::CLASS, &["TimestampRouter"], || {
+            Box::new(TimestampRouter::default())
+        }),
         predicate(
             predicates::TOPIC_NAME_MATCHES_CLASS,
             &["TopicNameMatches"],
@@ -234,7 +241,7 @@ mod tests {
                 .filter(|p| p.factory.plugin_type() == t)
                 .count()
         };
-        assert_eq!(count(PluginType::Transformation), 21);
+        assert_eq!(count(PluginType::Transformation), 22);
         assert_eq!(count(PluginType::Predicate), 3);
     }
 
