@@ -44,6 +44,7 @@ impl PluginRegistry {
         plugins.extend(sluice_transforms::plugins());
         plugins.extend(sluice_connector_file::plugins());
         plugins.extend(sluice_connector_verifiable::plugins());
+        plugins.extend(sluice_connector_mqtt::plugins());
         Self { plugins }
     }
 

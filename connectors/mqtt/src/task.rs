@@ -1,0 +1,577 @@
+//! The source task: one MQTT connection, a bounded queue, and manual in-order acknowledgements.
+
+use std::collections::VecDeque;
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rumqttc::{
+    AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, MqttOptions, Packet,
+    Publish, QoS, SubscribeFilter, SubscribeReasonCode, TlsConfiguration, Transport,
+};
+use sluice_api::{
+    ConnectError, ConnectRecord, Headers, Props, Result, Schema, SourceMap, SourceRecord,
+    SourceTask, SourceTaskContext, Value, async_trait, task::RecordMetadata,
+};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+
+use crate::acks::AckTracker;
+use crate::config::{BrokerUri, MqttSettings, MqttVersion};
+use crate::{HEADER_DUPLICATE, HEADER_MESSAGE_ID, HEADER_QOS, HEADER_RETAINED};
+
+/// The longest a `poll` waits for a first message.
+const MAX_POLL_WAIT: Duration = Duration::from_secs(1);
+/// First reconnect delay; doubled after each failure up to [`MAX_BACKOFF`].
+const INITIAL_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// rumqttc's request channel (acks and subscriptions); acks that do not fit wait in the task.
+const REQUEST_CHANNEL: usize = 1024;
+/// The largest packet MQTT allows.
+const MAX_PACKET: usize = 268_435_455;
+/// How often the task logs its counters.
+const STATS_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The client id of a task: `<prefix><connector>-<task>`, stable across restarts and unique
+/// among the connector's tasks.
+pub fn client_id(prefix: &str, connector: &str, task: u32) -> String {
+    format!("{prefix}{connector}-{task}")
+}
+
+/// A message taken off the connection, with the connection it came on.
+#[derive(Debug)]
+struct Received {
+    generation: u64,
+    publish: Publish,
+}
+
+/// Counters of one task, also logged periodically.
+#[derive(Debug, Default)]
+pub struct TaskCounters {
+    /// Messages received from the broker.
+    pub received: AtomicU64,
+    /// Acknowledgements sent to the broker.
+    pub acked: AtomicU64,
+    /// Successful connections after the first.
+    pub reconnects: AtomicU64,
+    /// Failed connection attempts.
+    pub connect_failures: AtomicU64,
+}
+
+/// State shared by the task and its connection loop.
+struct Shared {
+    /// The current client; replaced when failing over to another broker.
+    client: Mutex<AsyncClient>,
+    /// Incremented on every CONNACK: acks of older connections are never sent.
+    generation: AtomicU64,
+    /// Why the connection loop gave up, once it has.
+    fatal: Mutex<Option<String>>,
+    counters: TaskCounters,
+}
+
+impl Shared {
+    fn client(&self) -> AsyncClient {
+        self.client
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn fatal(&self) -> Option<String> {
+        self.fatal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// The running parts of a started task.
+struct Running {
+    settings: MqttSettings,
+    client_id: String,
+    shared: Arc<Shared>,
+    receiver: mpsc::Receiver<Received>,
+    connection: JoinHandle<()>,
+    tracker: AckTracker<Publish>,
+    /// Released acknowledgements that did not fit in rumqttc's request channel yet.
+    unsent_acks: VecDeque<Publish>,
+    last_stats: tokio::time::Instant,
+}
+
+/// The MQTT source task.
+#[derive(Default)]
+pub struct MqttSourceTask {
+    running: Option<Running>,
+}
+
+impl MqttSourceTask {
+    /// A task that has not been started.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+fn qos_of(level: u8) -> QoS {
+    match level {
+        0 => QoS::AtMostOnce,
+        1 => QoS::AtLeastOnce,
+        _ => QoS::ExactlyOnce,
+    }
+}
+
+fn options_for(
+    broker: &BrokerUri,
+    settings: &MqttSettings,
+    client_id: &str,
+) -> Result<MqttOptions> {
+    let mut options = MqttOptions::new(client_id, broker.host.clone(), broker.port);
+    options
+        .set_keep_alive(settings.keepalive.max(Duration::from_secs(1)))
+        .set_clean_session(settings.clean_session)
+        .set_manual_acks(true)
+        .set_max_packet_size(MAX_PACKET, MAX_PACKET)
+        .set_request_channel_capacity(REQUEST_CHANNEL);
+    if let Some(user) = &settings.username {
+        options.set_credentials(user.clone(), settings.password.clone());
+    }
+    if broker.tls {
+        let config = crate::tls::client_config(
+            settings.trust_store.as_deref(),
+            settings.key_store.as_deref(),
+        )
+        .map_err(|e| ConnectError::config(e.to_string()))?;
+        options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(config)));
+    }
+    Ok(options)
+}
+
+/// A human explanation of a connection failure, for logs and the task's failure trace.
+fn describe_failure(broker: &BrokerUri, error: &ConnectionError) -> String {
+    let uri = &broker.original;
+    match error {
+        ConnectionError::ConnectionRefused(
+            ConnectReturnCode::BadUserNamePassword | ConnectReturnCode::NotAuthorized,
+        ) => format!(
+            "MQTT broker {uri} refused the connection: authentication failed (bad user name or password, or not authorized) [{error}]"
+        ),
+        ConnectionError::ConnectionRefused(code) => {
+            format!("MQTT broker {uri} refused the connection: {code:?}")
+        }
+        ConnectionError::Tls(e) => format!("TLS error connecting to MQTT broker {uri}: {e}"),
+        ConnectionError::Io(e) => {
+            format!("MQTT broker {uri} is unreachable or closed the connection: {e}")
+        }
+        ConnectionError::NetworkTimeout => {
+            format!("MQTT broker {uri} is unreachable: connection timed out")
+        }
+        other => format!("MQTT connection to {uri} failed: {other}"),
+    }
+}
+
+/// A delay in [d/2, d), so that tasks reconnecting together spread out.
+fn jittered(delay: Duration) -> Duration {
+    let random = RandomState::new().hash_one(SystemTime::now().duration_since(UNIX_EPOCH).ok());
+    let half = delay / 2;
+    half + Duration::from_nanos(random % (half.as_nanos().max(1) as u64))
+}
+
+/// Drives the MQTT connection: subscribes after each CONNACK without a session, queues incoming
+/// messages (waiting when the queue is full, which stops reading from the broker), and reconnects
+/// with exponential backoff until connecting has failed for longer than `max.retry.time.ms`.
+async fn connection_loop(
+    mut eventloop: EventLoop,
+    shared: Arc<Shared>,
+    sender: mpsc::Sender<Received>,
+    settings: MqttSettings,
+    client_id: String,
+) {
+    let mut broker_index = 0usize;
+    let mut failing_since: Option<tokio::time::Instant> = None;
+    let mut backoff = INITIAL_BACKOFF;
+    let mut connected_once = false;
+    let filters: Vec<SubscribeFilter> = settings
+        .topics
+        .iter()
+        .map(|f| SubscribeFilter::new(f.clone(), qos_of(settings.qos)))
+        .collect();
+    loop {
+        match eventloop.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                let generation = shared.generation.fetch_add(1, Ordering::SeqCst) + 1;
+                if connected_once {
+                    shared.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+                }
+                failing_since = None;
+                backoff = INITIAL_BACKOFF;
+                let broker = &settings.brokers[broker_index];
+                info!(client_id, broker = %broker.original, session_present = ack.session_present, generation, "connected to MQTT broker");
+                if (!ack.session_present || !connected_once)
+                    && let Err(e) = shared.client().try_subscribe_many(filters.clone())
+                {
+                    warn!(client_id, error = %e, "could not queue the subscription");
+                }
+                connected_once = true;
+            }
+            Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                for (code, filter) in ack.return_codes.iter().zip(&settings.topics) {
+                    match code {
+                        SubscribeReasonCode::Success(qos) => {
+                            debug!(client_id, filter, ?qos, "subscribed")
+                        }
+                        SubscribeReasonCode::Failure => {
+                            warn!(client_id, filter, "the broker refused the subscription")
+                        }
+                    }
+                }
+            }
+            Ok(Event::Incoming(Packet::Publish(publish))) => {
+                shared.counters.received.fetch_add(1, Ordering::Relaxed);
+                let generation = shared.generation.load(Ordering::SeqCst);
+                if sender
+                    .send(Received {
+                        generation,
+                        publish,
+                    })
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            Ok(_) => {}
+            Err(error) => {
+                shared
+                    .counters
+                    .connect_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                let broker = settings.brokers[broker_index].clone();
+                let reason = describe_failure(&broker, &error);
+                let since = *failing_since.get_or_insert_with(tokio::time::Instant::now);
+                let failed_for = since.elapsed();
+                if failed_for >= settings.max_retry_time {
+                    let message = format!(
+                        "Giving up on MQTT after {} ms of failed connection attempts (max.retry.time.ms={}): {reason}",
+                        failed_for.as_millis(),
+                        settings.max_retry_time.as_millis()
+                    );
+                    *shared.fatal.lock().unwrap_or_else(PoisonError::into_inner) = Some(message);
+                    return;
+                }
+                warn!(client_id, error = %reason, "MQTT connection failed; retrying");
+                let remaining = settings.max_retry_time - failed_for;
+                tokio::time::sleep(jittered(backoff).min(remaining)).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                if settings.brokers.len() > 1 {
+                    // Fail over to the next broker: a new client and event loop for its address.
+                    broker_index = (broker_index + 1) % settings.brokers.len();
+                    let next = &settings.brokers[broker_index];
+                    match options_for(next, &settings, &client_id) {
+                        Ok(options) => {
+                            let (client, new_loop) = AsyncClient::new(options, REQUEST_CHANNEL);
+                            *shared.client.lock().unwrap_or_else(PoisonError::into_inner) = client;
+                            eventloop = new_loop;
+                            connected_once = false;
+                        }
+                        Err(e) => warn!(client_id, error = %e, "cannot configure failover broker"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn to_record(kafka_topic: &str, publish: &Publish) -> SourceRecord {
+    let mut headers = Headers::new();
+    headers.add(
+        HEADER_MESSAGE_ID,
+        Some(Schema::int32()),
+        Value::Int32(i32::from(publish.pkid)),
+    );
+    headers.add(
+        HEADER_QOS,
+        Some(Schema::int32()),
+        Value::Int32(publish.qos as i32),
+    );
+    headers.add(
+        HEADER_RETAINED,
+        Some(Schema::boolean()),
+        Value::Boolean(publish.retain),
+    );
+    headers.add(
+        HEADER_DUPLICATE,
+        Some(Schema::boolean()),
+        Value::Boolean(publish.dup),
+    );
+    let timestamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .ok();
+    SourceRecord {
+        source_partition: SourceMap::new(),
+        source_offset: SourceMap::new(),
+        record: ConnectRecord {
+            topic: kafka_topic.to_owned(),
+            kafka_partition: None,
+            key_schema: Some(Schema::string()),
+            key: Value::String(publish.topic.clone()),
+            value_schema: Some(Schema::bytes()),
+            value: Value::Bytes(publish.payload.to_vec()),
+            timestamp,
+            headers,
+            kafka_offset: None,
+        },
+    }
+}
+
+/// The (topic, packet id) of a QoS 1/2 record, read back from its key and headers.
+fn ack_key(record: &SourceRecord) -> Option<(&str, u16)> {
+    let qos = match record.record.headers.last_with_name(HEADER_QOS)?.value {
+        Value::Int32(q) => q,
+        _ => return None,
+    };
+    if qos == 0 {
+        return None;
+    }
+    let packet_id = match record
+        .record
+        .headers
+        .last_with_name(HEADER_MESSAGE_ID)?
+        .value
+    {
+        Value::Int32(id) => u16::try_from(id).ok()?,
+        _ => return None,
+    };
+    Some((record.record.key.as_str()?, packet_id))
+}
+
+impl Running {
+    /// Hands released acknowledgements to rumqttc, in order, as far as its channel takes them.
+    fn send_acks(&mut self) {
+        let current = self.shared.generation.load(Ordering::SeqCst);
+        self.unsent_acks.extend(self.tracker.release(current));
+        if self.unsent_acks.is_empty() {
+            return;
+        }
+        let client = self.shared.client();
+        while let Some(publish) = self.unsent_acks.front() {
+            if client.try_ack(publish).is_err() {
+                break;
+            }
+            self.unsent_acks.pop_front();
+            self.shared.counters.acked.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn log_stats(&mut self) {
+        if self.last_stats.elapsed() < STATS_INTERVAL {
+            return;
+        }
+        self.last_stats = tokio::time::Instant::now();
+        let c = &self.shared.counters;
+        info!(
+            client_id = self.client_id,
+            received = c.received.load(Ordering::Relaxed),
+            acked = c.acked.load(Ordering::Relaxed),
+            in_flight = self.tracker.len(),
+            queued = self.receiver.len(),
+            reconnects = c.reconnects.load(Ordering::Relaxed),
+            connect_failures = c.connect_failures.load(Ordering::Relaxed),
+            "MQTT source task counters"
+        );
+    }
+}
+
+#[async_trait]
+impl SourceTask for MqttSourceTask {
+    async fn start(&mut self, props: Props, context: SourceTaskContext) -> Result<()> {
+        let settings = MqttSettings::parse(&props)?;
+        if settings.version == MqttVersion::V5 {
+            return Err(ConnectError::config(
+                "mqtt.version=5 is not supported yet by this connector; use 3.1.1",
+            ));
+        }
+        let client_id = client_id(
+            &settings.client_id_prefix,
+            &context.connector,
+            context.task_id,
+        );
+        let options = options_for(&settings.brokers[0], &settings, &client_id)?;
+        let (client, eventloop) = AsyncClient::new(options, REQUEST_CHANNEL);
+        let shared = Arc::new(Shared {
+            client: Mutex::new(client),
+            generation: AtomicU64::new(0),
+            fatal: Mutex::new(None),
+            counters: TaskCounters::default(),
+        });
+        let (sender, receiver) = mpsc::channel(settings.queue_size);
+        info!(client_id, topics = ?settings.topics, qos = settings.qos, clean_session = settings.clean_session, "starting MQTT source task");
+        let connection = tokio::spawn(connection_loop(
+            eventloop,
+            shared.clone(),
+            sender,
+            settings.clone(),
+            client_id.clone(),
+        ));
+        self.running = Some(Running {
+            settings,
+            client_id,
+            shared,
+            receiver,
+            connection,
+            tracker: AckTracker::new(),
+            unsent_acks: VecDeque::new(),
+            last_stats: tokio::time::Instant::now(),
+        });
+        Ok(())
+    }
+
+    async fn poll(&mut self) -> Result<Vec<SourceRecord>> {
+        let Some(running) = self.running.as_mut() else {
+            return Err(ConnectError::connect("the MQTT task was not started"));
+        };
+        running.send_acks();
+        running.log_stats();
+        if let Some(reason) = running.shared.fatal() {
+            return Err(ConnectError::connect(reason));
+        }
+        let wait = running.settings.empty_timeout.min(MAX_POLL_WAIT);
+        // Cancel-safe: a message leaves the channel only in the synchronous part below.
+        let first = match tokio::time::timeout(wait, running.receiver.recv()).await {
+            Ok(Some(first)) => first,
+            Ok(None) => {
+                return Err(ConnectError::connect(
+                    running
+                        .shared
+                        .fatal()
+                        .unwrap_or_else(|| "the MQTT connection stopped unexpectedly".to_owned()),
+                ));
+            }
+            Err(_) => return Ok(Vec::new()),
+        };
+        let mut batch = Vec::with_capacity(running.settings.max_batch.min(1024));
+        let mut next = Some(first);
+        while let Some(Received {
+            generation,
+            publish,
+        }) = next
+        {
+            batch.push(to_record(&running.settings.kafka_topic, &publish));
+            if publish.qos != QoS::AtMostOnce {
+                let topic = publish.topic.clone();
+                running
+                    .tracker
+                    .push(generation, &topic, publish.pkid, publish);
+            }
+            next = if batch.len() < running.settings.max_batch {
+                running.receiver.try_recv().ok()
+            } else {
+                None
+            };
+        }
+        Ok(batch)
+    }
+
+    async fn commit_record(
+        &mut self,
+        record: &SourceRecord,
+        _metadata: Option<RecordMetadata>,
+    ) -> Result<()> {
+        let Some(running) = self.running.as_mut() else {
+            return Ok(());
+        };
+        if let Some((topic, packet_id)) = ack_key(record) {
+            if !running.tracker.confirm(topic, packet_id) {
+                debug!(
+                    topic,
+                    packet_id, "no pending MQTT message for a committed record"
+                );
+            }
+            running.send_acks();
+        }
+        Ok(())
+    }
+
+    async fn stop(&mut self) -> Result<()> {
+        if let Some(running) = self.running.take() {
+            running.send_acks_best_effort();
+            // A clean DISCONNECT; the broker keeps a persistent session for the next start.
+            let _ = running.shared.client().try_disconnect();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            running.connection.abort();
+            info!(
+                client_id = running.client_id,
+                unacked = running.tracker.len(),
+                "stopped MQTT source task"
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Running {
+    fn send_acks_best_effort(&self) {
+        let client = self.shared.client();
+        for publish in &self.unsent_acks {
+            if client.try_ack(publish).is_err() {
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_have_the_confluent_shape() {
+        let mut publish = Publish::new("sensors/a/temp", QoS::AtLeastOnce, b"21.5".to_vec());
+        publish.pkid = 42;
+        publish.retain = true;
+        let record = to_record("data_mqtt", &publish);
+        assert_eq!(record.record.topic, "data_mqtt");
+        assert_eq!(record.record.key, Value::String("sensors/a/temp".into()));
+        assert_eq!(record.record.value, Value::Bytes(b"21.5".to_vec()));
+        assert_eq!(record.record.kafka_partition, None);
+        let h = &record.record.headers;
+        assert_eq!(
+            h.last_with_name(HEADER_MESSAGE_ID).unwrap().value,
+            Value::Int32(42)
+        );
+        assert_eq!(h.last_with_name(HEADER_QOS).unwrap().value, Value::Int32(1));
+        assert_eq!(
+            h.last_with_name(HEADER_RETAINED).unwrap().value,
+            Value::Boolean(true)
+        );
+        assert_eq!(
+            h.last_with_name(HEADER_DUPLICATE).unwrap().value,
+            Value::Boolean(false)
+        );
+        assert!(record.source_partition.is_empty() && record.source_offset.is_empty());
+        assert_eq!(ack_key(&record), Some(("sensors/a/temp", 42)));
+    }
+
+    #[test]
+    fn qos0_records_need_no_ack() {
+        let publish = Publish::new("t", QoS::AtMostOnce, b"x".to_vec());
+        assert_eq!(ack_key(&to_record("k", &publish)), None);
+    }
+
+    #[test]
+    fn client_ids_are_stable_and_distinct_per_task() {
+        assert_eq!(client_id("", "mqtt-src", 0), "mqtt-src-0");
+        assert_eq!(client_id("sluice-", "mqtt-src", 1), "sluice-mqtt-src-1");
+        assert_ne!(client_id("", "c", 0), client_id("", "c", 1));
+    }
+
+    #[test]
+    fn jitter_stays_within_half_to_full_delay() {
+        for _ in 0..100 {
+            let d = jittered(Duration::from_millis(1000));
+            assert!(d >= Duration::from_millis(500) && d < Duration::from_millis(1000));
+        }
+    }
+}
