@@ -41,6 +41,7 @@ pub mod requirements;
 pub mod schema_cache;
 pub mod schema_util;
 pub mod set_schema_metadata;
+pub mod timestamp_converter;
 pub mod timestamp_router;
 pub mod validators;
 pub mod value_to_key;
@@ -61,6 +62,7 @@ pub use predicates::{HasHeaderKey, RecordIsTombstone, TopicNameMatches};
 pub use regex_router::RegexRouter;
 pub use replace_field::ReplaceField;
 pub use set_schema_metadata::SetSchemaMetadata;
+pub use timestamp_converter::TimestampConverter;
 pub use timestamp_router::TimestampRouter;
 pub use value_to_key::ValueToKey;
 
@@ -163,6 +165,16 @@ pub fn plugins() -> Vec<PluginDesc> {
         transform(timestamp_router::CLASS, &["TimestampRouter"], || {
             Box::new(TimestampRouter::default())
         }),
+        transform(
+            timestamp_converter::KEY_CLASS,
+            &["TimestampConverter$Key"],
+            || Box::new(TimestampConverter::new(RecordPart::Key)),
+        ),
+        transform(
+            timestamp_converter::VALUE_CLASS,
+            &["TimestampConverter$Value"],
+            || Box::new(TimestampConverter::new(RecordPart::Value)),
+        ),
         predicate(
             predicates::TOPIC_NAME_MATCHES_CLASS,
             &["TopicNameMatches"],
@@ -241,7 +253,7 @@ mod tests {
                 .filter(|p| p.factory.plugin_type() == t)
                 .count()
         };
-        assert_eq!(count(PluginType::Transformation), 22);
+        assert_eq!(count(PluginType::Transformation), 24);
         assert_eq!(count(PluginType::Predicate), 3);
     }
 
