@@ -19,6 +19,7 @@
 //! * [`field_path`]: `field.syntax.version` V1/V2 field paths (KIP-821).
 //! * [`schema_util`]: copying a schema's name, version, doc and parameters.
 
+pub mod cast;
 pub mod drop_headers;
 pub mod extract_field;
 pub mod field_path;
@@ -48,6 +49,7 @@ pub mod value_to_key;
 
 use sluice_api::{PluginDesc, PluginFactory, Predicate, Transform};
 
+pub use cast::Cast;
 pub use drop_headers::DropHeaders;
 pub use extract_field::ExtractField;
 pub use filter::Filter;
@@ -175,6 +177,12 @@ pub fn plugins() -> Vec<PluginDesc> {
             &["TimestampConverter$Value"],
             || Box::new(TimestampConverter::new(RecordPart::Value)),
         ),
+        transform(cast::KEY_CLASS, &["Cast$Key"], || {
+            Box::new(Cast::new(RecordPart::Key))
+        }),
+        transform(cast::VALUE_CLASS, &["Cast$Value"], || {
+            Box::new(Cast::new(RecordPart::Value))
+        }),
         predicate(
             predicates::TOPIC_NAME_MATCHES_CLASS,
             &["TopicNameMatches"],
@@ -253,7 +261,7 @@ mod tests {
                 .filter(|p| p.factory.plugin_type() == t)
                 .count()
         };
-        assert_eq!(count(PluginType::Transformation), 24);
+        assert_eq!(count(PluginType::Transformation), 26);
         assert_eq!(count(PluginType::Predicate), 3);
     }
 
