@@ -647,3 +647,53 @@ fn example_connector_json_files_load() {
         );
     }
 }
+
+/// Source connectors create their topics as `topic.creation.*` says (KIP-158), groups first.
+#[tokio::test]
+async fn source_topics_are_created_as_configured() {
+    let tansu = Tansu::start().await;
+    let mut worker = WorkerProcess::standalone(worker_props(&tansu, &[]), Vec::<PathBuf>::new());
+    worker.wait_ready().await;
+    for (name, topic) in [("one", "made-here"), ("many", "many-x")] {
+        let config = json!({
+            "connector.class": "VerifiableSource", "topic": topic, "throughput": "10",
+            "topic.creation.default.replication.factor": 1,
+            "topic.creation.default.partitions": 1,
+            "topic.creation.groups": "wide",
+            "topic.creation.wide.include": "many-.*",
+            "topic.creation.wide.partitions": 3
+        });
+        let (status, body) =
+            rest::put_json(&worker.url(&format!("/connectors/{name}/config")), &config).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    kafka::consume_all(&tansu.bootstrap(), "made-here", 3, WAIT).await;
+    kafka::consume_all(&tansu.bootstrap(), "many-x", 3, WAIT).await;
+    assert_eq!(
+        kafka::topic_partitions(&tansu.bootstrap(), "made-here")
+            .await
+            .map(|p| p.len()),
+        Some(1)
+    );
+    assert_eq!(
+        kafka::topic_partitions(&tansu.bootstrap(), "many-x")
+            .await
+            .map(|p| p.len()),
+        Some(3)
+    );
+
+    // Settings that cannot work are refused up front.
+    let (status, body) = rest::put_json(
+        &worker.url("/connectors/bad/config"),
+        &json!({"connector.class": "VerifiableSource", "topic": "t",
+                "topic.creation.default.partitions": 2}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("topic.creation.default.replication.factor")),
+        "{body}"
+    );
+}

@@ -291,6 +291,19 @@ pub fn validate(
 
     if plugin_type == PluginType::Sink {
         validate_sink_topics(resolved, &mut values);
+    } else if let Err(e) = crate::runtime::topic_creation::check(resolved) {
+        values.push(ValidatedKey {
+            definition: None,
+            value: ConfigValue {
+                name: "topic.creation.default.replication.factor".into(),
+                value: resolved
+                    .get("topic.creation.default.replication.factor")
+                    .cloned(),
+                recommended_values: Vec::new(),
+                errors: vec![e.to_string()],
+                visible: true,
+            },
+        });
     }
     validate_plugins(registry, resolved, &mut values);
     validate_transforms(registry, resolved, &mut def, &mut values);

@@ -8,6 +8,7 @@ pub mod kafka;
 pub mod offsets;
 pub mod sink;
 pub mod source;
+pub mod topic_creation;
 pub mod transforms;
 
 use std::collections::BTreeSet;
@@ -276,7 +277,16 @@ impl Worker {
                 ))
                 .create()
                 .map_err(|e| kafka_error("producer", e))?;
+                let topic_creator = topic_creation::TopicCreator::new(
+                    worker_props,
+                    self.config
+                        .config()
+                        .bool("topic.creation.enable")
+                        .unwrap_or(true),
+                    &spec.connector_config,
+                )?;
                 Ok(Parts::Source {
+                    topic_creator,
                     task: task(),
                     task_props: spec.task_config,
                     converters,
@@ -441,6 +451,7 @@ pub(crate) fn subscription(props: &Props) -> Result<Vec<String>, ConnectError> {
 #[allow(clippy::large_enum_variant)]
 enum Parts {
     Source {
+        topic_creator: Option<topic_creation::TopicCreator>,
         task: Box<dyn sluice_api::SourceTask>,
         task_props: Props,
         converters: RecordConverters,
@@ -467,6 +478,7 @@ impl Parts {
     fn into_runner(self, env: TaskEnv) -> Runner {
         match self {
             Parts::Source {
+                topic_creator,
                 task,
                 task_props,
                 converters,
@@ -483,6 +495,7 @@ impl Parts {
                 errors,
                 producer,
                 offsets,
+                topic_creator,
                 submitted: SubmittedRecords::default(),
                 in_flight: FuturesUnordered::new(),
                 unflushed: Default::default(),

@@ -41,6 +41,8 @@ pub struct SourceTaskRunner {
     pub(crate) errors: ErrorHandler,
     pub(crate) producer: FutureProducer,
     pub(crate) offsets: Arc<dyn OffsetBackingStore>,
+    /// Creates missing topics when the connector asks for it (KIP-158).
+    pub(crate) topic_creator: Option<super::topic_creation::TopicCreator>,
     pub(crate) submitted: SubmittedRecords,
     pub(crate) in_flight: FuturesUnordered<BoxFuture<'static, Ack>>,
     /// Offsets taken from `submitted` but not yet written (a failed write is retried next time).
@@ -161,6 +163,20 @@ impl SourceTaskRunner {
             self.task.commit_record(&record, None).await?;
             return Ok(());
         };
+        if let Some(creator) = &mut self.topic_creator {
+            let mut attempts = 0;
+            loop {
+                match creator.ensure(&serialized.topic).await {
+                    Ok(()) => break,
+                    Err(e) if e.is_retriable() && attempts < 5 => {
+                        attempts += 1;
+                        tracing::warn!(task = %self.env.id, error = %e, "retrying topic creation");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
         let headers = serialized
             .headers
             .iter()
