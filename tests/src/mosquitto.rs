@@ -16,7 +16,19 @@ const START_ATTEMPTS: usize = 3;
 pub struct Mosquitto {
     process: ManagedChild,
     port: u16,
+    binary: std::path::PathBuf,
+    config_path: std::path::PathBuf,
     _dir: TempDir,
+}
+
+/// Options for [`Mosquitto::start_with`].
+#[derive(Debug, Clone, Default)]
+pub struct MosquittoOptions {
+    /// Require this user name and password (a password file made with `mosquitto_passwd`);
+    /// anonymous access is refused.
+    pub credentials: Option<(String, String)>,
+    /// Keep sessions and queued messages on disk, so they survive [`Mosquitto::restart`].
+    pub persistence: bool,
 }
 
 impl Mosquitto {
@@ -25,6 +37,18 @@ impl Mosquitto {
     /// The binary is `$SLUICE_MOSQUITTO_BIN` if set, else `mosquitto` on `PATH` or in
     /// `/usr/sbin` (the Debian package, installed by `scripts/install-deps.sh`).
     pub async fn start() -> Mosquitto {
+        Self::start_inner(MosquittoOptions::default(), false).await
+    }
+
+    /// Starts a broker with `options`. Unlike [`Mosquitto::start`], queues and in-flight windows
+    /// are unlimited (`max_queued_messages 0`, `max_inflight_messages 0`): Mosquitto's defaults
+    /// (1000 queued, 20 in flight) would drop QoS 1 messages queued for an offline persistent
+    /// session, and throttle a subscriber that acknowledges only after Kafka has the record.
+    pub async fn start_with(options: MosquittoOptions) -> Mosquitto {
+        Self::start_inner(options, true).await
+    }
+
+    async fn start_inner(options: MosquittoOptions, unlimited: bool) -> Mosquitto {
         let binary = crate::find_executable(
             "SLUICE_MOSQUITTO_BIN",
             "mosquitto",
@@ -40,14 +64,13 @@ impl Mosquitto {
             let config_path = dir.path().join("mosquitto.conf");
             let config = format!(
                 "listener {port} 127.0.0.1\n\
-                 allow_anonymous true\n\
-                 persistence false\n\
                  log_dest stdout\n\
                  log_type error\n\
                  log_type warning\n\
                  log_type notice\n\
                  log_type information\n"
             );
+            let config = format!("{config}{}", extra_config(&options, dir.path(), unlimited));
             std::fs::write(&config_path, config)
                 .unwrap_or_else(|e| panic!("cannot write {}: {e}", config_path.display()));
             let mut command = Command::new(&binary);
@@ -58,6 +81,8 @@ impl Mosquitto {
             let mut mosquitto = Mosquitto {
                 process,
                 port,
+                binary: binary.clone(),
+                config_path,
                 _dir: dir,
             };
             if mosquitto.wait_ready().await {
@@ -83,6 +108,34 @@ impl Mosquitto {
         false
     }
 
+    /// Kills the broker (SIGKILL when `hard`, else SIGTERM so it saves its persistence file)
+    /// and starts it again on the same port with the same configuration.
+    pub async fn restart(&mut self, hard: bool) {
+        if hard {
+            self.process.kill();
+        } else {
+            self.process.signal(nix::sys::signal::Signal::SIGTERM);
+            if self
+                .process
+                .wait_exit(Duration::from_secs(10))
+                .await
+                .is_none()
+            {
+                self.process.kill();
+            }
+        }
+        let mut command = Command::new(&self.binary);
+        command.arg("-c").arg(&self.config_path);
+        let log_path = self.process.log_path().to_path_buf();
+        self.process = ManagedChild::spawn("mosquitto", command, &log_path)
+            .unwrap_or_else(|e| panic!("cannot restart {}: {e}", self.binary.display()));
+        assert!(
+            self.wait_ready().await,
+            "Mosquitto did not restart; log:\n{}",
+            self.log_text()
+        );
+    }
+
     /// The broker's port on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.port
@@ -97,6 +150,53 @@ impl Mosquitto {
     pub fn log_text(&self) -> String {
         read_log(self.process.log_path())
     }
+}
+
+/// Access, persistence and queue settings for `options`.
+fn extra_config(options: &MosquittoOptions, dir: &std::path::Path, unlimited: bool) -> String {
+    let mut config = String::new();
+    if unlimited {
+        config.push_str("max_queued_messages 0\nmax_inflight_messages 0\n");
+    }
+    {
+        match &options.credentials {
+            Some((user, password)) => {
+                let file = dir.join("passwords");
+                let tool = crate::find_executable(
+                    "SLUICE_MOSQUITTO_PASSWD_BIN",
+                    "mosquitto_passwd",
+                    &[
+                        "/usr/bin/mosquitto_passwd",
+                        "/usr/local/bin/mosquitto_passwd",
+                    ],
+                )
+                .unwrap_or_else(|| panic!("mosquitto_passwd not found"));
+                let status = Command::new(tool)
+                    .arg("-b")
+                    .arg("-c")
+                    .arg(&file)
+                    .arg(user)
+                    .arg(password)
+                    .status()
+                    .unwrap_or_else(|e| panic!("cannot run mosquitto_passwd: {e}"));
+                assert!(status.success(), "mosquitto_passwd failed: {status}");
+                config.push_str(&format!(
+                    "allow_anonymous false\npassword_file {}\n",
+                    file.display()
+                ));
+            }
+            None => config.push_str("allow_anonymous true\n"),
+        }
+        if options.persistence {
+            config.push_str(&format!(
+                "persistence true\npersistence_location {}/\nautosave_interval 1\n",
+                dir.display()
+            ));
+        } else {
+            config.push_str("persistence false\n");
+        }
+    }
+    config
 }
 
 impl Drop for Mosquitto {

@@ -1,0 +1,470 @@
+//! End-to-end tests of the MQTT source: Mosquitto → sluice worker → Kafka (Tansu).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
+use serde_json::{Value, json};
+use sluice_tests::kafka::{self, ConsumedRecord};
+use sluice_tests::{Mosquitto, MosquittoOptions, Tansu, WorkerProcess, rest, wait_until_described};
+
+const WAIT: Duration = Duration::from_secs(60);
+const POLL: Duration = Duration::from_millis(200);
+const CLASS: &str = "io.confluent.connect.mqtt.MqttSourceConnector";
+
+fn worker_props(tansu: &Tansu) -> Vec<(String, String)> {
+    [
+        ("bootstrap.servers", tansu.bootstrap().as_str()),
+        (
+            "key.converter",
+            "org.apache.kafka.connect.storage.StringConverter",
+        ),
+        (
+            "value.converter",
+            "org.apache.kafka.connect.converters.ByteArrayConverter",
+        ),
+        ("offset.flush.interval.ms", "500"),
+        ("config.providers", "file"),
+        (
+            "config.providers.file.class",
+            "org.apache.kafka.common.config.provider.FileConfigProvider",
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+fn write_connector(dir: &Path, name: &str, config: Value) -> std::path::PathBuf {
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, json!({"name": name, "config": config}).to_string())
+        .expect("write connector file");
+    path
+}
+
+/// Publishes every payload to `topic` and waits until the broker has taken them all.
+async fn publish(
+    port: u16,
+    credentials: Option<(&str, &str)>,
+    topic: &str,
+    qos: QoS,
+    retain: bool,
+    payloads: Vec<Vec<u8>>,
+) {
+    let mut options = MqttOptions::new(
+        format!("test-publisher-{}", sluice_tests::free_port()),
+        "127.0.0.1",
+        port,
+    );
+    options.set_max_packet_size(1 << 20, 1 << 20);
+    if let Some((user, password)) = credentials {
+        options.set_credentials(user, password);
+    }
+    let (client, mut eventloop) = AsyncClient::new(options, 1000);
+    let expected = payloads.len();
+    let topic = topic.to_owned();
+    let sender = tokio::spawn(async move {
+        for payload in payloads {
+            client
+                .publish(topic.clone(), qos, retain, payload)
+                .await
+                .expect("queue publish");
+        }
+        client
+    });
+    let mut done = 0;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while done < expected {
+        let event = tokio::time::timeout_at(deadline, eventloop.poll())
+            .await
+            .expect("publishing timed out")
+            .expect("publisher connection failed");
+        match (qos, event) {
+            (QoS::AtMostOnce, Event::Outgoing(Outgoing::Publish(_)))
+            | (QoS::AtLeastOnce, Event::Incoming(Packet::PubAck(_)))
+            | (QoS::ExactlyOnce, Event::Incoming(Packet::PubComp(_))) => done += 1,
+            _ => {}
+        }
+    }
+    let client = sender.await.expect("publisher task");
+    client.disconnect().await.ok();
+    // Let the DISCONNECT (and any QoS 0 bytes) leave the socket.
+    for _ in 0..3 {
+        if tokio::time::timeout(Duration::from_millis(200), eventloop.poll())
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+}
+
+async fn connector_status(worker: &WorkerProcess, name: &str) -> Value {
+    rest::get_json(&worker.url(&format!("/connectors/{name}/status")))
+        .await
+        .1
+}
+
+fn header_str(record: &ConsumedRecord, name: &str) -> String {
+    let value = record
+        .header(name)
+        .unwrap_or_else(|| panic!("header {name} missing: {record:?}"))
+        .unwrap_or_else(|| panic!("header {name} is null"));
+    String::from_utf8_lossy(value).into_owned()
+}
+
+/// QoS 0, 1 and 2 with `+` and `#` filters: keys are the concrete topics, values the payload
+/// bytes, headers typed as Confluent's; a retained message is flagged; unmatched topics are not read.
+#[tokio::test]
+async fn qos_levels_wildcards_and_retained_messages_reach_kafka() {
+    let tansu = Tansu::start().await;
+    let mosquitto = Mosquitto::start_with(MosquittoOptions::default()).await;
+    publish(
+        mosquitto.port(),
+        None,
+        "state/lamp",
+        QoS::AtLeastOnce,
+        true,
+        vec![b"on".to_vec()],
+    )
+    .await;
+    let dir = sluice_tests::temp_dir();
+    let connector = write_connector(
+        dir.path(),
+        "mqtt-qos",
+        json!({
+            "connector.class": "MqttSourceConnector",
+            "tasks.max": "1",
+            "mqtt.server.uri": mosquitto.url(),
+            "mqtt.topics": "sensors/+/temp,state/#",
+            "mqtt.qos": "2",
+            "kafka.topic": "mqtt_qos",
+        }),
+    );
+    let mut worker = WorkerProcess::standalone(worker_props(&tansu), [&connector]);
+    worker.wait_ready().await;
+    // The retained message arrives once the subscription is in place.
+    let first = kafka::consume_all(&tansu.bootstrap(), "mqtt_qos", 1, WAIT).await;
+    assert_eq!(first[0].key_str().as_deref(), Some("state/lamp"));
+    assert_eq!(first[0].value.as_deref(), Some(&b"on"[..]));
+    assert_eq!(header_str(&first[0], "mqtt.retained"), "true");
+    assert_eq!(header_str(&first[0], "mqtt.qos"), "1");
+
+    let port = mosquitto.port();
+    let batch = |tag: &str| (0..20).map(|i| format!("{tag}-{i}").into_bytes()).collect();
+    publish(
+        port,
+        None,
+        "sensors/a/temp",
+        QoS::AtMostOnce,
+        false,
+        batch("q0"),
+    )
+    .await;
+    publish(
+        port,
+        None,
+        "sensors/b/temp",
+        QoS::AtLeastOnce,
+        false,
+        batch("q1"),
+    )
+    .await;
+    publish(
+        port,
+        None,
+        "sensors/c/temp",
+        QoS::ExactlyOnce,
+        false,
+        batch("q2"),
+    )
+    .await;
+    publish(
+        port,
+        None,
+        "other/topic",
+        QoS::AtLeastOnce,
+        false,
+        batch("no"),
+    )
+    .await;
+    publish(
+        port,
+        None,
+        "sensors/a/b/temp",
+        QoS::AtLeastOnce,
+        false,
+        batch("no"),
+    )
+    .await;
+
+    let records = kafka::consume_all(&tansu.bootstrap(), "mqtt_qos", 61, WAIT).await;
+    let mut by_key: BTreeMap<String, Vec<&ConsumedRecord>> = BTreeMap::new();
+    for r in &records {
+        by_key.entry(r.key_str().expect("key")).or_default().push(r);
+    }
+    assert_eq!(
+        by_key.keys().cloned().collect::<Vec<_>>(),
+        [
+            "sensors/a/temp",
+            "sensors/b/temp",
+            "sensors/c/temp",
+            "state/lamp"
+        ],
+        "only matching topics, keyed by the concrete topic"
+    );
+    assert_eq!(
+        by_key["state/lamp"].len(),
+        1,
+        "the retained message arrives once"
+    );
+    for (key, tag, qos) in [
+        ("sensors/a/temp", "q0", "0"),
+        ("sensors/b/temp", "q1", "1"),
+        ("sensors/c/temp", "q2", "2"),
+    ] {
+        let got: Vec<String> = by_key[key]
+            .iter()
+            .map(|r| String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned())
+            .collect();
+        let expected: Vec<String> = (0..20).map(|i| format!("{tag}-{i}")).collect();
+        assert_eq!(got, expected, "{key}: every message, in order");
+        for r in &by_key[key] {
+            assert_eq!(header_str(r, "mqtt.qos"), qos);
+            assert_eq!(header_str(r, "mqtt.retained"), "false");
+            assert_eq!(header_str(r, "mqtt.duplicate"), "false");
+            let id: i32 = header_str(r, "mqtt.message.id").parse().expect("int id");
+            assert_eq!(id == 0, qos == "0", "packet id is 0 exactly for QoS 0");
+        }
+    }
+    // Nothing else arrives afterwards.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let all = kafka::consume_to_end(&tansu.bootstrap(), "mqtt_qos", WAIT).await;
+    assert_eq!(all.len(), 61);
+    let status = connector_status(&worker, "mqtt-qos").await;
+    assert_eq!(status["tasks"][0]["state"], "RUNNING", "{status}");
+}
+
+/// The original demo's configuration, unchanged but for the broker address: the older class
+/// name, `tasks.max` as a JSON number, credentials from a `${file:}` secret against a Mosquitto
+/// password file. A wrong password makes the task FAILED with a trace that says why.
+#[tokio::test]
+async fn demo_configuration_with_file_secrets_and_a_wrong_password() {
+    let tansu = Tansu::start().await;
+    let mosquitto = Mosquitto::start_with(MosquittoOptions {
+        credentials: Some(("someuser".into(), "somepassword".into())),
+        ..Default::default()
+    })
+    .await;
+    let dir = sluice_tests::temp_dir();
+    let secrets = dir.path().join("credentials.properties");
+    std::fs::write(
+        &secrets,
+        format!(
+            "MQTT_URI={}\nMQTT_USERNAME=someuser\nMQTT_PASSWORD=somepassword\n",
+            mosquitto.url()
+        ),
+    )
+    .expect("write secrets");
+    let mut worker = WorkerProcess::standalone(worker_props(&tansu), Vec::<&Path>::new());
+    worker.wait_ready().await;
+    let secret = |key: &str| format!("${{file:{}:{key}}}", secrets.display());
+    for (name, class) in [
+        ("demo-old-class", "io.confluent.connect.mqtt.MqttConnector"),
+        ("demo-new-class", CLASS),
+    ] {
+        let config = json!({
+            "connector.class": class,
+            "mqtt.server.uri": secret("MQTT_URI"),
+            "mqtt.password": secret("MQTT_PASSWORD"),
+            "mqtt.username": secret("MQTT_USERNAME"),
+            "mqtt.topics": format!("owntracks/{name}/#"),
+            "kafka.topic": "data_mqtt",
+            "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+            "value.converter": "org.apache.kafka.connect.converters.ByteArrayConverter",
+            "tasks.max": 1,
+            "name": name,
+            "confluent.topic.bootstrap.servers": "kafka-1:9092",
+            "confluent.topic.replication.factor": "1"
+        });
+        let (status, body) = rest::put_json(
+            &worker.url(&format!("/connector-plugins/{class}/config/validate")),
+            &config,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["error_count"], 0, "{body}");
+        let (status, body) = rest::post_json(
+            &worker.url("/connectors"),
+            &json!({"name": name, "config": config}),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    for name in ["demo-old-class", "demo-new-class"] {
+        wait_until_described(&format!("{name} task running"), WAIT, POLL, || async {
+            connector_status(&worker, name).await["tasks"][0]["state"] == "RUNNING"
+        })
+        .await;
+    }
+    // Subscriptions are made right after connecting; publish until the records show up.
+    let mut found = Vec::new();
+    for attempt in 0..20 {
+        for name in ["demo-old-class", "demo-new-class"] {
+            publish(
+                mosquitto.port(),
+                Some(("someuser", "somepassword")),
+                &format!("owntracks/{name}/phone"),
+                QoS::AtLeastOnce,
+                false,
+                vec![format!("{name}-{attempt}").into_bytes()],
+            )
+            .await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        found = kafka::consume_to_end(&tansu.bootstrap(), "data_mqtt", WAIT).await;
+        let keys: std::collections::BTreeSet<String> =
+            found.iter().filter_map(|r| r.key_str()).collect();
+        if keys.len() == 2 {
+            break;
+        }
+    }
+    let keys: std::collections::BTreeSet<String> =
+        found.iter().filter_map(|r| r.key_str()).collect();
+    assert_eq!(
+        keys.into_iter().collect::<Vec<_>>(),
+        [
+            "owntracks/demo-new-class/phone",
+            "owntracks/demo-old-class/phone"
+        ]
+    );
+
+    let (status, body) = rest::post_json(
+        &worker.url("/connectors"),
+        &json!({"name": "wrong-password", "config": {
+            "connector.class": CLASS,
+            "mqtt.server.uri": mosquitto.url(),
+            "mqtt.username": "someuser",
+            "mqtt.password": "not-the-password",
+            "mqtt.topics": "x/#",
+            "max.retry.time.ms": "1500",
+            "tasks.max": "1",
+        }}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let last = loop {
+        let status = connector_status(&worker, "wrong-password").await;
+        if status["tasks"][0]["state"] == "FAILED" {
+            break status;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never FAILED: {status}"
+        );
+        tokio::time::sleep(POLL).await;
+    };
+    let trace = last["tasks"][0]["trace"].as_str().unwrap_or_default();
+    assert!(trace.contains("authentication failed"), "{last}");
+    assert!(
+        !trace.contains("not-the-password"),
+        "the password stays hidden: {trace}"
+    );
+    assert!(worker.is_running(), "no panic, the worker goes on");
+
+    // A bad URI scheme is a validation error, not a start.
+    let (status, body) = rest::put_json(
+        &worker.url(&format!("/connector-plugins/{CLASS}/config/validate")),
+        &json!({"name": "bad-uri", "connector.class": CLASS, "mqtt.server.uri": "http://127.0.0.1:1", "mqtt.topics": "a"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["error_count"], 1, "{body}");
+    assert!(body.to_string().contains("unsupported scheme"), "{body}");
+}
+
+/// kill -9 of the worker in the middle of 10 000 QoS 1 messages on a persistent session: after a
+/// restart every message is in Kafka; duplicates are allowed and counted.
+#[tokio::test]
+async fn worker_killed_mid_stream_loses_no_qos1_message() {
+    const COUNT: usize = 10_000;
+    let tansu = Tansu::start().await;
+    let mosquitto = Mosquitto::start_with(MosquittoOptions::default()).await;
+    let dir = sluice_tests::temp_dir();
+    let connector = write_connector(
+        dir.path(),
+        "mqtt-crash",
+        json!({
+            "connector.class": CLASS,
+            "tasks.max": "1",
+            "mqtt.server.uri": mosquitto.url(),
+            "mqtt.topics": "crash/#",
+            "mqtt.qos": "1",
+            "mqtt.clean.session.enabled": "false",
+            "kafka.topic": "mqtt_crash",
+        }),
+    );
+    let mut worker = WorkerProcess::standalone(worker_props(&tansu), [&connector]);
+    worker.wait_ready().await;
+    // Make sure the persistent session and its subscription exist before publishing.
+    publish(
+        mosquitto.port(),
+        None,
+        "crash/probe",
+        QoS::AtLeastOnce,
+        false,
+        vec![b"probe".to_vec()],
+    )
+    .await;
+    kafka::consume_all(&tansu.bootstrap(), "mqtt_crash", 1, WAIT).await;
+
+    let port = mosquitto.port();
+    let publisher = tokio::spawn(async move {
+        for chunk in 0..10 {
+            let payloads = (chunk * 1000..(chunk + 1) * 1000)
+                .map(|i| format!("m{i}").into_bytes())
+                .collect();
+            publish(port, None, "crash/data", QoS::AtLeastOnce, false, payloads).await;
+        }
+    });
+    let bootstrap = tansu.bootstrap();
+    wait_until_described("some messages in Kafka", WAIT, POLL, || async {
+        kafka::consume_to_end(&bootstrap, "mqtt_crash", WAIT)
+            .await
+            .len()
+            > 1500
+    })
+    .await;
+    worker.kill_9();
+    publisher.await.expect("publisher");
+    worker.restart().await;
+    worker.wait_ready().await;
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let (last_count, missing) = loop {
+        let records = kafka::consume_to_end(&bootstrap, "mqtt_crash", WAIT).await;
+        let seen: std::collections::HashSet<String> = records
+            .iter()
+            .filter_map(|r| r.value.as_deref())
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .collect();
+        let missing: Vec<String> = (0..COUNT)
+            .map(|i| format!("m{i}"))
+            .filter(|m| !seen.contains(m))
+            .collect();
+        if missing.is_empty() || tokio::time::Instant::now() >= deadline {
+            break (records.len(), missing);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(
+        missing.is_empty(),
+        "{} messages missing, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
+    let duplicates = last_count - 1 - COUNT;
+    println!("all {COUNT} messages in Kafka after kill -9; {duplicates} duplicates");
+}
