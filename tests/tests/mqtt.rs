@@ -430,14 +430,16 @@ async fn worker_killed_mid_stream_loses_no_qos1_message() {
         }
     });
     let bootstrap = tansu.bootstrap();
-    wait_until_described("some messages in Kafka", WAIT, POLL, || async {
-        kafka::consume_to_end(&bootstrap, "mqtt_crash", WAIT)
-            .await
-            .len()
-            > 1500
-    })
-    .await;
+    // Kill as soon as the first messages are in Kafka, while most are still on their way.
+    kafka::consume_all(&bootstrap, "mqtt_crash", 501, WAIT).await;
     worker.kill_9();
+    let before_restart = kafka::consume_to_end(&bootstrap, "mqtt_crash", WAIT)
+        .await
+        .len();
+    assert!(
+        before_restart < COUNT + 1,
+        "the kill came after everything was written ({before_restart} records): nothing tested"
+    );
     publisher.await.expect("publisher");
     worker.restart().await;
     worker.wait_ready().await;
@@ -466,5 +468,7 @@ async fn worker_killed_mid_stream_loses_no_qos1_message() {
         &missing[..missing.len().min(10)]
     );
     let duplicates = last_count - 1 - COUNT;
-    println!("all {COUNT} messages in Kafka after kill -9; {duplicates} duplicates");
+    println!(
+        "all {COUNT} messages in Kafka after kill -9 ({before_restart} records before the restart); {duplicates} duplicates"
+    );
 }
