@@ -560,6 +560,9 @@ def main() -> int:
         p = final_session.run(["probabilities"], {"image": image[None]})[0][0]
         correct += labels[int(np.argmax(p))] == label
     print(f"final model on the {len(photos)} photos (training data): {correct}/{len(photos)} correct")
+    if correct != len(photos):
+        print("not writing the model: it misnames a training photo", file=sys.stderr)
+        return 1
 
     args.out.mkdir(parents=True, exist_ok=True)
     onnx.save(final, args.out / "sock-classifier.onnx")
@@ -575,7 +578,7 @@ def main() -> int:
     size = (args.out / "sock-classifier.onnx").stat().st_size
     print(f"wrote {args.out / 'sock-classifier.onnx'} ({size / 1e6:.1f} MB), labels.txt, mobilenet-v2-imagenet.onnx, imagenet-labels.txt")
     print(f"build time {time.monotonic() - started:.1f} s")
-    return 0 if correct == len(photos) else 1
+    return 0
 
 
 if __name__ == "__main__":
