@@ -418,8 +418,14 @@ def predict(w: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 
 def append_head(g: GraphBuilder, features: str, w: np.ndarray, b: np.ndarray) -> str:
-    """features -> x / (||x||_2 + 1e-6) -> Gemm -> Softmax."""
-    norm = g.node("ReduceL2", [features], "head.norm", axes=[1], keepdims=1)
+    """features -> x / (sqrt(sum x^2) + 1e-6) -> Gemm -> Softmax.
+
+    The sum of squares is a MatMul with a ones vector rather than ReduceL2: ReduceL2 takes its axes
+    as an attribute before opset 18, which some runtimes (tract) do not read for opset >= 13."""
+    width = w.shape[1]
+    squares = g.node("Mul", [features, features], "head.squares")
+    total = g.node("MatMul", [squares, g.const("head.ones", np.ones((width, 1), np.float32))], "head.sum_squares")
+    norm = g.node("Sqrt", [total], "head.norm")
     norm = g.node("Add", [norm, g.const("head.eps", np.array(1e-6, dtype=np.float32))], "head.norm_eps")
     unit = g.node("Div", [features, norm], "head.unit")
     logits = g.node("Gemm", [unit, g.const("head.w", w), g.const("head.b", b)], "logits", transB=1)
