@@ -30,6 +30,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo build --bins"
 cargo build --workspace --bins
 
+step "sock classifier model (build if needed, then check every photo and blank frame)"
+models/sock-classifier/test.sh
+
 step "cargo nextest run"
 cargo nextest run --workspace --no-fail-fast
 
