@@ -42,6 +42,8 @@ impl PluginRegistry {
         let mut plugins = Vec::new();
         plugins.extend(sluice_converters::plugins());
         plugins.extend(sluice_transforms::plugins());
+        #[cfg(feature = "image-classifier")]
+        plugins.extend(sluice_transform_image_classifier::plugins());
         plugins.extend(sluice_connector_file::plugins());
         plugins.extend(sluice_connector_verifiable::plugins());
         plugins.extend(sluice_connector_mqtt::plugins());
