@@ -44,7 +44,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub use kafka::ConsumedRecord;
-pub use mosquitto::{Mosquitto, MosquittoOptions};
+pub use mosquitto::{Mosquitto, MosquittoOptions, MosquittoTls};
 /// Signals for [`WorkerProcess::send_signal`].
 pub use nix::sys::signal::Signal;
 pub use tansu::Tansu;

@@ -16,6 +16,7 @@ const START_ATTEMPTS: usize = 3;
 pub struct Mosquitto {
     process: ManagedChild,
     port: u16,
+    tls_port: Option<u16>,
     binary: std::path::PathBuf,
     config_path: std::path::PathBuf,
     _dir: TempDir,
@@ -29,6 +30,19 @@ pub struct MosquittoOptions {
     pub credentials: Option<(String, String)>,
     /// Keep sessions and queued messages on disk, so they survive [`Mosquitto::restart`].
     pub persistence: bool,
+    /// Also listen with TLS on a second port (see [`Mosquitto::tls_url`]).
+    pub tls: Option<MosquittoTls>,
+}
+
+/// PEM material for Mosquitto's TLS listener.
+#[derive(Debug, Clone)]
+pub struct MosquittoTls {
+    /// The server certificate chain, leaf first.
+    pub certificate_chain: String,
+    /// The server's private key.
+    pub private_key: String,
+    /// When set, clients must present a certificate issued by one of these CAs.
+    pub client_ca: Option<String>,
 }
 
 impl Mosquitto {
@@ -70,7 +84,12 @@ impl Mosquitto {
                  log_type notice\n\
                  log_type information\n"
             );
-            let config = format!("{config}{}", extra_config(&options, dir.path(), unlimited));
+            let mut config = format!("{config}{}", extra_config(&options, dir.path(), unlimited));
+            let tls_port = options.tls.as_ref().map(|tls| {
+                let port = crate::free_port();
+                config.push_str(&tls_listener(tls, port, dir.path()));
+                port
+            });
             std::fs::write(&config_path, config)
                 .unwrap_or_else(|e| panic!("cannot write {}: {e}", config_path.display()));
             let mut command = Command::new(&binary);
@@ -81,6 +100,7 @@ impl Mosquitto {
             let mut mosquitto = Mosquitto {
                 process,
                 port,
+                tls_port,
                 binary: binary.clone(),
                 config_path,
                 _dir: dir,
@@ -146,6 +166,13 @@ impl Mosquitto {
         format!("tcp://127.0.0.1:{}", self.port)
     }
 
+    /// The TLS listener's address as `ssl://127.0.0.1:PORT`; panics if the broker was started
+    /// without [`MosquittoOptions::tls`].
+    pub fn tls_url(&self) -> String {
+        let port = self.tls_port.expect("Mosquitto was started without TLS");
+        format!("ssl://127.0.0.1:{port}")
+    }
+
     /// Everything the broker has logged so far.
     pub fn log_text(&self) -> String {
         read_log(self.process.log_path())
@@ -188,6 +215,9 @@ fn extra_config(options: &MosquittoOptions, dir: &std::path::Path, unlimited: bo
             None => config.push_str("allow_anonymous true\n"),
         }
         if options.persistence {
+            // Mosquitto started as root drops to the `mosquitto` user, which must write here.
+            std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+                .unwrap_or_else(|e| panic!("cannot open up {}: {e}", dir.display()));
             config.push_str(&format!(
                 "persistence true\npersistence_location {}/\nautosave_interval 1\n",
                 dir.display()
@@ -195,6 +225,28 @@ fn extra_config(options: &MosquittoOptions, dir: &std::path::Path, unlimited: bo
         } else {
             config.push_str("persistence false\n");
         }
+    }
+    config
+}
+
+/// A TLS listener on `port` with the material of `tls`, written to files in `dir`.
+fn tls_listener(tls: &MosquittoTls, port: u16, dir: &std::path::Path) -> String {
+    let write = |name: &str, pem: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, pem)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        path.display().to_string()
+    };
+    let mut config = format!(
+        "listener {port} 127.0.0.1\ncertfile {}\nkeyfile {}\n",
+        write("server-chain.pem", &tls.certificate_chain),
+        write("server-key.pem", &tls.private_key)
+    );
+    if let Some(ca) = &tls.client_ca {
+        config.push_str(&format!(
+            "cafile {}\nrequire_certificate true\n",
+            write("client-ca.pem", ca)
+        ));
     }
     config
 }

@@ -7,7 +7,9 @@ use std::time::Duration;
 use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
 use serde_json::{Value, json};
 use sluice_tests::kafka::{self, ConsumedRecord};
-use sluice_tests::{Mosquitto, MosquittoOptions, Tansu, WorkerProcess, rest, wait_until_described};
+use sluice_tests::{
+    Mosquitto, MosquittoOptions, MosquittoTls, Tansu, WorkerProcess, rest, wait_until_described,
+};
 
 const WAIT: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(200);
@@ -471,4 +473,353 @@ async fn worker_killed_mid_stream_loses_no_qos1_message() {
     println!(
         "all {COUNT} messages in Kafka after kill -9 ({before_restart} records before the restart); {duplicates} duplicates"
     );
+}
+
+/// Reads `topic` until every payload `m<i>` for `i` in `0..count` is there (or `timeout`
+/// passes); returns the number of records read and the payloads still missing.
+async fn wait_for_every_message(
+    bootstrap: &str,
+    topic: &str,
+    prefix: &str,
+    count: usize,
+    timeout: Duration,
+) -> (usize, Vec<String>) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let records = kafka::consume_to_end(bootstrap, topic, WAIT).await;
+        let seen: std::collections::HashSet<String> =
+            records.iter().filter_map(|r| r.value_str()).collect();
+        let missing: Vec<String> = (0..count)
+            .map(|i| format!("{prefix}{i}"))
+            .filter(|m| !seen.contains(m))
+            .collect();
+        if missing.is_empty() || tokio::time::Instant::now() >= deadline {
+            return (records.len(), missing);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn assert_none_missing(missing: &[String]) {
+    assert!(
+        missing.is_empty(),
+        "{} messages missing, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
+}
+
+/// A persistent-session QoS 1 connector whose session exists on the broker (a probe went
+/// through): returns the worker.
+async fn persistent_connector(
+    tansu: &Tansu,
+    mosquitto: &Mosquitto,
+    dir: &Path,
+    name: &str,
+    topic: &str,
+) -> WorkerProcess {
+    let connector = write_connector(
+        dir,
+        name,
+        json!({
+            "connector.class": CLASS,
+            "tasks.max": "1",
+            "mqtt.server.uri": mosquitto.url(),
+            "mqtt.topics": format!("{name}/#"),
+            "mqtt.qos": "1",
+            "mqtt.clean.session.enabled": "false",
+            "max.retry.time.ms": "120000",
+            "kafka.topic": topic,
+        }),
+    );
+    let mut worker = WorkerProcess::standalone(worker_props(tansu), [&connector]);
+    worker.wait_ready().await;
+    publish(
+        mosquitto.port(),
+        None,
+        &format!("{name}/probe"),
+        QoS::AtLeastOnce,
+        false,
+        vec![b"probe".to_vec()],
+    )
+    .await;
+    kafka::consume_all(&tansu.bootstrap(), topic, 1, WAIT).await;
+    worker
+}
+
+fn numbered(range: std::ops::Range<usize>) -> Vec<Vec<u8>> {
+    range.map(|i| format!("m{i}").into_bytes()).collect()
+}
+
+/// Mosquitto (persistence on) is killed with SIGKILL and restarted while the connector holds
+/// thousands of QoS 1 messages it has not acknowledged yet, then more messages follow: every
+/// message reaches Kafka, duplicates are counted.
+///
+/// Kafka is frozen while the connector takes in the backlog, so none of it can be acknowledged
+/// before the kill: the whole backlog is in flight when the broker dies. The backlog is
+/// published while the worker is stopped and given time to reach Mosquitto's persistence file
+/// (saved every second): a message the broker acknowledged but had not saved when killed is lost
+/// by the broker itself, which no subscriber can prevent.
+#[tokio::test]
+async fn mosquitto_hard_restart_mid_stream_loses_no_qos1_message() {
+    const BACKLOG: usize = 10_000;
+    const AFTER: usize = 2_000;
+    let tansu = Tansu::start().await;
+    let mut mosquitto = Mosquitto::start_with(MosquittoOptions {
+        persistence: true,
+        ..Default::default()
+    })
+    .await;
+    let dir = sluice_tests::temp_dir();
+    let topic = "mqtt_broker_restart";
+    let mut worker = persistent_connector(&tansu, &mosquitto, dir.path(), "brestart", topic).await;
+    worker.terminate().await;
+    publish(
+        mosquitto.port(),
+        None,
+        "brestart/data",
+        QoS::AtLeastOnce,
+        false,
+        numbered(0..BACKLOG),
+    )
+    .await;
+    // Two autosaves: the whole backlog is in the persistence file.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let bootstrap = tansu.bootstrap();
+    let kafka_pid = tansu_pid(tansu.port());
+    nix::sys::signal::kill(kafka_pid, nix::sys::signal::Signal::SIGSTOP).expect("SIGSTOP Tansu");
+    worker.restart().await;
+    worker.wait_ready().await;
+    // Let the connector take in the backlog (nothing can be confirmed, so nothing is acked).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    mosquitto.restart(true).await;
+    nix::sys::signal::kill(kafka_pid, nix::sys::signal::Signal::SIGCONT).expect("SIGCONT Tansu");
+    publish(
+        mosquitto.port(),
+        None,
+        "brestart/data",
+        QoS::AtLeastOnce,
+        false,
+        numbered(BACKLOG..BACKLOG + AFTER),
+    )
+    .await;
+    let (count, missing) = wait_for_every_message(
+        &bootstrap,
+        topic,
+        "m",
+        BACKLOG + AFTER,
+        Duration::from_secs(120),
+    )
+    .await;
+    assert_none_missing(&missing);
+    let status = connector_status(&worker, "brestart").await;
+    assert_eq!(status["tasks"][0]["state"], "RUNNING", "{status}");
+    let duplicates = count - 1 - BACKLOG - AFTER;
+    // One connection in the first run, one before the kill, at least one after it.
+    let connections = worker
+        .log_text()
+        .matches("connected to MQTT broker")
+        .count();
+    assert!(connections >= 3, "{connections} connections: no reconnect");
+    println!(
+        "all {} messages in Kafka across a Mosquitto kill -9; {duplicates} duplicates",
+        BACKLOG + AFTER,
+    );
+}
+
+/// The process id of the Tansu broker listening on `port`, found through /proc (the harness
+/// does not expose it).
+fn tansu_pid(port: u16) -> nix::unistd::Pid {
+    let listener = format!("tcp://127.0.0.1:{port}");
+    for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if args.iter().any(|a| a == "broker") && args.contains(&listener) {
+            return nix::unistd::Pid::from_raw(pid);
+        }
+    }
+    panic!("no Tansu process listens on {listener}");
+}
+
+/// Kafka stops answering (Tansu frozen with SIGSTOP for 8 s; its storage is in memory, so it
+/// cannot be restarted) in the middle of 10 000 QoS 1 messages: once Kafka answers again, every
+/// message arrives.
+#[tokio::test]
+async fn kafka_unreachable_mid_stream_loses_no_qos1_message() {
+    const COUNT: usize = 10_000;
+    let tansu = Tansu::start().await;
+    let mosquitto = Mosquitto::start_with(MosquittoOptions::default()).await;
+    let dir = sluice_tests::temp_dir();
+    let topic = "mqtt_kafka_pause";
+    let worker = persistent_connector(&tansu, &mosquitto, dir.path(), "kpause", topic).await;
+    let port = mosquitto.port();
+    let publisher = tokio::spawn(async move {
+        for chunk in 0..10 {
+            publish(
+                port,
+                None,
+                "kpause/data",
+                QoS::AtLeastOnce,
+                false,
+                numbered(chunk * 1000..(chunk + 1) * 1000),
+            )
+            .await;
+        }
+    });
+    let bootstrap = tansu.bootstrap();
+    kafka::consume_all(&bootstrap, topic, 1 + 500, WAIT).await;
+    let pid = tansu_pid(tansu.port());
+    assert!(
+        !publisher.is_finished(),
+        "Kafka froze after the traffic: nothing tested"
+    );
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).expect("SIGSTOP Tansu");
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).expect("SIGCONT Tansu");
+    let before = kafka::consume_to_end(&bootstrap, topic, WAIT).await.len();
+    publisher.await.expect("publisher");
+    let (count, missing) =
+        wait_for_every_message(&bootstrap, topic, "m", COUNT, Duration::from_secs(120)).await;
+    assert_none_missing(&missing);
+    let status = connector_status(&worker, "kpause").await;
+    assert_eq!(status["tasks"][0]["state"], "RUNNING", "{status}");
+    println!(
+        "all {COUNT} messages in Kafka across an 8 s Kafka outage ({before} records right after it); {} duplicates",
+        count - 1 - COUNT
+    );
+}
+
+/// A certificate `ca` issued for `names` (the first is also the common name), as (chain PEM,
+/// key PEM).
+fn issue(ca: &rcgen::CertifiedIssuer<'static, rcgen::KeyPair>, names: &[&str]) -> (String, String) {
+    let key = rcgen::KeyPair::generate().expect("key");
+    let common_name = names[0];
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let mut params = rcgen::CertificateParams::new(names).expect("names");
+    // Distinct names: OpenSSL takes a certificate whose subject equals its issuer's for
+    // self-signed.
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, common_name);
+    let cert = params.signed_by(&key, ca).expect("sign");
+    (cert.pem(), key.serialize_pem())
+}
+
+fn new_ca(name: &str) -> rcgen::CertifiedIssuer<'static, rcgen::KeyPair> {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().expect("key"))
+        .expect("CA")
+}
+
+/// TLS end to end with certificates generated here: Mosquitto's TLS listener requires a client
+/// certificate; the connector on `ssl://` with the CA as trust store and its certificate and key
+/// as key store delivers records; a connector trusting another CA goes FAILED with a TLS reason.
+#[tokio::test]
+async fn tls_with_generated_certificates_and_an_untrusted_ca() {
+    let ca = new_ca("sluice test CA");
+    let (server_chain, server_key) = issue(&ca, &["localhost", "127.0.0.1"]);
+    let (client_chain, client_key) = issue(&ca, &["sluice-mqtt-client"]);
+    let tansu = Tansu::start().await;
+    let mosquitto = Mosquitto::start_with(MosquittoOptions {
+        tls: Some(MosquittoTls {
+            certificate_chain: server_chain,
+            private_key: server_key,
+            client_ca: Some(ca.as_ref().pem()),
+        }),
+        ..Default::default()
+    })
+    .await;
+    let dir = sluice_tests::temp_dir();
+    let trust_store = dir.path().join("ca.pem");
+    std::fs::write(&trust_store, ca.as_ref().pem()).expect("write CA");
+    let key_store = dir.path().join("client.pem");
+    std::fs::write(&key_store, format!("{client_key}{client_chain}")).expect("write key store");
+    let other_ca = dir.path().join("other-ca.pem");
+    std::fs::write(&other_ca, new_ca("another CA").as_ref().pem()).expect("write other CA");
+
+    let mut worker = WorkerProcess::standalone(worker_props(&tansu), Vec::<&Path>::new());
+    worker.wait_ready().await;
+    for (name, trust) in [("tls-good", &trust_store), ("tls-untrusted", &other_ca)] {
+        let (status, body) = rest::post_json(
+            &worker.url("/connectors"),
+            &json!({"name": name, "config": {
+                "connector.class": CLASS,
+                "tasks.max": "1",
+                "mqtt.server.uri": mosquitto.tls_url(),
+                "mqtt.topics": "secure/#",
+                "mqtt.qos": "1",
+                "mqtt.ssl.trust.store.path": trust.display().to_string(),
+                "mqtt.ssl.key.store.path": key_store.display().to_string(),
+                "max.retry.time.ms": "1500",
+                "kafka.topic": "mqtt_tls",
+            }}),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    wait_until_described("tls-good task running", WAIT, POLL, || async {
+        connector_status(&worker, "tls-good").await["tasks"][0]["state"] == "RUNNING"
+    })
+    .await;
+    // The subscription follows the connection; publish until a record shows up.
+    let mut records = Vec::new();
+    for attempt in 0..20 {
+        publish(
+            mosquitto.port(),
+            None,
+            "secure/door",
+            QoS::AtLeastOnce,
+            false,
+            vec![format!("open-{attempt}").into_bytes()],
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if kafka::list_topics(&tansu.bootstrap())
+            .await
+            .iter()
+            .any(|t| t == "mqtt_tls")
+        {
+            records = kafka::consume_all(&tansu.bootstrap(), "mqtt_tls", 1, WAIT).await;
+            break;
+        }
+    }
+    assert!(!records.is_empty(), "nothing came through TLS");
+    assert_eq!(records[0].key_str().as_deref(), Some("secure/door"));
+    assert!(
+        records[0]
+            .value_str()
+            .unwrap_or_default()
+            .starts_with("open-")
+    );
+
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let last = loop {
+        let status = connector_status(&worker, "tls-untrusted").await;
+        if status["tasks"][0]["state"] == "FAILED" {
+            break status;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never FAILED: {status}"
+        );
+        tokio::time::sleep(POLL).await;
+    };
+    let trace = last["tasks"][0]["trace"].as_str().unwrap_or_default();
+    assert!(trace.contains("TLS error"), "{last}");
+    assert!(trace.contains("invalid peer certificate"), "{last}");
+    assert!(worker.is_running(), "no panic, the worker goes on");
+    let good = connector_status(&worker, "tls-good").await;
+    assert_eq!(good["tasks"][0]["state"], "RUNNING", "{good}");
 }
