@@ -823,3 +823,160 @@ async fn tls_with_generated_certificates_and_an_untrusted_ca() {
     let good = connector_status(&worker, "tls-good").await;
     assert_eq!(good["tasks"][0]["state"], "RUNNING", "{good}");
 }
+
+/// Publishes a probe to each topic until a record of every one is in `kafka_topic`: the
+/// subscriptions are in place.
+async fn wait_subscribed(tansu: &Tansu, port: u16, kafka_topic: &str, topics: &[&str]) {
+    for attempt in 0..40 {
+        for topic in topics {
+            publish(
+                port,
+                None,
+                topic,
+                QoS::AtLeastOnce,
+                false,
+                vec![format!("probe-{attempt}").into_bytes()],
+            )
+            .await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if !kafka::list_topics(&tansu.bootstrap())
+            .await
+            .iter()
+            .any(|t| t == kafka_topic)
+        {
+            continue;
+        }
+        let records = kafka::consume_to_end(&tansu.bootstrap(), kafka_topic, WAIT).await;
+        let keys: std::collections::HashSet<String> =
+            records.iter().filter_map(|r| r.key_str()).collect();
+        if topics.iter().all(|t| keys.contains(*t)) {
+            return;
+        }
+    }
+    panic!("the subscriptions to {topics:?} never delivered");
+}
+
+async fn wait_tasks_running(worker: &WorkerProcess, name: &str, tasks: usize) {
+    wait_until_described(
+        &format!("{name}: {tasks} tasks running"),
+        WAIT,
+        POLL,
+        || async {
+            let status = connector_status(worker, name).await;
+            let states: Vec<&Value> = status["tasks"]
+                .as_array()
+                .map(|t| t.iter().map(|t| &t["state"]).collect())
+                .unwrap_or_default();
+            states.len() == tasks && states.iter().all(|s| *s == "RUNNING")
+        },
+    )
+    .await;
+}
+
+/// `tasks.max=2` with two filters runs two tasks, one per filter, and each filter's messages
+/// arrive; a `$share/` filter runs on both tasks and the broker hands each message to one of
+/// them, so each arrives exactly once.
+#[tokio::test]
+async fn two_tasks_split_filters_and_share_a_group() {
+    const COUNT: usize = 200;
+    let tansu = Tansu::start().await;
+    let mosquitto = Mosquitto::start_with(MosquittoOptions::default()).await;
+    let dir = sluice_tests::temp_dir();
+    let split = write_connector(
+        dir.path(),
+        "mqtt-split",
+        json!({
+            "connector.class": CLASS,
+            "tasks.max": "2",
+            "mqtt.server.uri": mosquitto.url(),
+            "mqtt.topics": "alpha/#,beta/#",
+            "mqtt.qos": "1",
+            "kafka.topic": "mqtt_split",
+        }),
+    );
+    let shared = write_connector(
+        dir.path(),
+        "mqtt-shared",
+        json!({
+            "connector.class": CLASS,
+            "tasks.max": "2",
+            "mqtt.server.uri": mosquitto.url(),
+            "mqtt.topics": "$share/sluice/shared/#",
+            "mqtt.qos": "1",
+            "kafka.topic": "mqtt_shared",
+        }),
+    );
+    let mut worker = WorkerProcess::standalone(worker_props(&tansu), [&split, &shared]);
+    worker.wait_ready().await;
+    wait_tasks_running(&worker, "mqtt-split", 2).await;
+    wait_tasks_running(&worker, "mqtt-shared", 2).await;
+    let log = worker.log_text();
+    for (client_id, filters) in [
+        ("mqtt-split-0", "[\"alpha/#\"]"),
+        ("mqtt-split-1", "[\"beta/#\"]"),
+        ("mqtt-shared-0", "[\"$share/sluice/shared/#\"]"),
+        ("mqtt-shared-1", "[\"$share/sluice/shared/#\"]"),
+    ] {
+        assert!(
+            log.contains(&format!("client_id=\"{client_id}\" topics={filters}")),
+            "{client_id} should subscribe to {filters}"
+        );
+    }
+    let port = mosquitto.port();
+    wait_subscribed(&tansu, port, "mqtt_split", &["alpha/p", "beta/p"]).await;
+    wait_subscribed(&tansu, port, "mqtt_shared", &["shared/p"]).await;
+    let bootstrap = tansu.bootstrap();
+    let split_probes = kafka::consume_to_end(&bootstrap, "mqtt_split", WAIT)
+        .await
+        .len();
+    let shared_probes = kafka::consume_to_end(&bootstrap, "mqtt_shared", WAIT)
+        .await
+        .len();
+
+    let batch = |tag: &str| -> Vec<Vec<u8>> {
+        (0..COUNT)
+            .map(|i| format!("{tag}-{i}").into_bytes())
+            .collect()
+    };
+    publish(port, None, "alpha/x", QoS::AtLeastOnce, false, batch("a")).await;
+    publish(port, None, "beta/y", QoS::AtLeastOnce, false, batch("b")).await;
+    publish(port, None, "shared/z", QoS::AtLeastOnce, false, batch("s")).await;
+
+    let records = kafka::consume_all(
+        &tansu.bootstrap(),
+        "mqtt_split",
+        split_probes + 2 * COUNT,
+        WAIT,
+    )
+    .await;
+    for (key, tag) in [("alpha/x", "a"), ("beta/y", "b")] {
+        let got: Vec<String> = records
+            .iter()
+            .filter(|r| r.key_str().as_deref() == Some(key))
+            .filter_map(|r| r.value_str())
+            .collect();
+        let expected: Vec<String> = (0..COUNT).map(|i| format!("{tag}-{i}")).collect();
+        assert_eq!(got, expected, "{key}: every message once, in order");
+    }
+    kafka::consume_all(
+        &tansu.bootstrap(),
+        "mqtt_shared",
+        shared_probes + COUNT,
+        WAIT,
+    )
+    .await;
+    // Nothing more comes: a shared group delivers each message to one member only.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let shared_records = kafka::consume_to_end(&tansu.bootstrap(), "mqtt_shared", WAIT).await;
+    let mut got: Vec<String> = shared_records
+        .iter()
+        .filter(|r| r.key_str().as_deref() == Some("shared/z"))
+        .filter_map(|r| r.value_str())
+        .collect();
+    got.sort();
+    let mut expected: Vec<String> = (0..COUNT).map(|i| format!("s-{i}")).collect();
+    expected.sort();
+    assert_eq!(got, expected, "each shared message exactly once");
+    assert_eq!(shared_records.len(), shared_probes + COUNT);
+}
