@@ -980,3 +980,95 @@ async fn two_tasks_split_filters_and_share_a_group() {
     assert_eq!(got, expected, "each shared message exactly once");
     assert_eq!(shared_records.len(), shared_probes + COUNT);
 }
+
+/// `mqtt.version=5`: the connector speaks MQTT 5 (with manual acks on a persistent session);
+/// a message's user properties and content type arrive as `mqtt.user.*` and
+/// `mqtt.content.type` headers beside the four usual ones.
+#[tokio::test]
+async fn mqtt5_user_properties_and_content_type_become_headers() {
+    use rumqttc::v5;
+    use rumqttc::v5::mqttbytes::v5::PublishProperties;
+    let tansu = Tansu::start().await;
+    let mosquitto = Mosquitto::start_with(MosquittoOptions::default()).await;
+    let dir = sluice_tests::temp_dir();
+    let connector = write_connector(
+        dir.path(),
+        "mqtt-v5",
+        json!({
+            "connector.class": CLASS,
+            "tasks.max": "1",
+            "mqtt.server.uri": mosquitto.url(),
+            "mqtt.version": "5",
+            "mqtt.topics": "v5/#",
+            "mqtt.qos": "1",
+            "mqtt.clean.session.enabled": "false",
+            "kafka.topic": "mqtt_v5",
+        }),
+    );
+    let mut worker = WorkerProcess::standalone(worker_props(&tansu), [&connector]);
+    worker.wait_ready().await;
+    wait_tasks_running(&worker, "mqtt-v5", 1).await;
+
+    let mut options = v5::MqttOptions::new("test-v5-publisher", "127.0.0.1", mosquitto.port());
+    options.set_keep_alive(Duration::from_secs(30));
+    let (client, mut eventloop) = v5::AsyncClient::new(options, 100);
+    let driver = tokio::spawn(async move {
+        loop {
+            if eventloop.poll().await.is_err() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    });
+    let properties = PublishProperties {
+        user_properties: vec![
+            ("camera".into(), "sorter-1".into()),
+            ("tag".into(), "left".into()),
+            ("tag".into(), "right".into()),
+        ],
+        content_type: Some("image/jpeg".into()),
+        ..Default::default()
+    };
+    // The subscription follows the connection: publish until a record shows up.
+    let mut records = Vec::new();
+    for attempt in 0..40 {
+        client
+            .publish_with_properties(
+                "v5/cam",
+                v5::mqttbytes::QoS::AtLeastOnce,
+                false,
+                format!("frame-{attempt}").into_bytes(),
+                properties.clone(),
+            )
+            .await
+            .expect("queue publish");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if kafka::list_topics(&tansu.bootstrap())
+            .await
+            .iter()
+            .any(|t| t == "mqtt_v5")
+        {
+            records = kafka::consume_all(&tansu.bootstrap(), "mqtt_v5", 1, WAIT).await;
+            break;
+        }
+    }
+    driver.abort();
+    let record = records.first().expect("no MQTT 5 record arrived");
+    assert_eq!(record.key_str().as_deref(), Some("v5/cam"));
+    assert!(record.value_str().unwrap_or_default().starts_with("frame-"));
+    assert_eq!(header_str(record, "mqtt.qos"), "1");
+    assert_eq!(header_str(record, "mqtt.retained"), "false");
+    assert_eq!(header_str(record, "mqtt.user.camera"), "sorter-1");
+    assert_eq!(header_str(record, "mqtt.content.type"), "image/jpeg");
+    let tags: Vec<String> = record
+        .headers
+        .iter()
+        .filter(|(name, _)| name == "mqtt.user.tag")
+        .filter_map(|(_, value)| value.as_deref())
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect();
+    assert_eq!(tags, ["left", "right"], "repeated properties, in order");
+    assert!(
+        worker.log_text().contains("version=V5"),
+        "the task ran MQTT 5"
+    );
+}

@@ -8,6 +8,7 @@
 //! worker dies: the broker redelivers what was not acknowledged.
 
 pub mod acks;
+mod client;
 pub mod config;
 mod connector;
 mod task;
@@ -29,6 +30,11 @@ pub const HEADER_QOS: &str = "mqtt.qos";
 pub const HEADER_RETAINED: &str = "mqtt.retained";
 /// Record header with the DUP flag.
 pub const HEADER_DUPLICATE: &str = "mqtt.duplicate";
+/// MQTT 5: prefix of the string headers carrying the message's user properties, in order
+/// (`mqtt.user.<name>`; a repeated name gives repeated headers).
+pub const HEADER_USER_PROPERTY_PREFIX: &str = "mqtt.user.";
+/// MQTT 5: string header with the message's content type, when it has one.
+pub const HEADER_CONTENT_TYPE: &str = "mqtt.content.type";
 
 /// The plugins this crate offers: the MQTT source connector.
 pub fn plugins() -> Vec<PluginDesc> {

@@ -7,10 +7,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rumqttc::{
-    AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, MqttOptions, Packet,
-    Publish, QoS, SubscribeFilter, SubscribeReasonCode, TlsConfiguration, Transport,
-};
 use sluice_api::{
     ConnectError, ConnectRecord, Headers, Props, Result, Schema, SourceMap, SourceRecord,
     SourceTask, SourceTaskContext, Value, async_trait, task::RecordMetadata,
@@ -20,18 +16,18 @@ use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
 use crate::acks::AckTracker;
-use crate::config::{BrokerUri, MqttSettings, MqttVersion};
-use crate::{HEADER_DUPLICATE, HEADER_MESSAGE_ID, HEADER_QOS, HEADER_RETAINED};
+use crate::client::{AckHandle, Client, Connection, ConnectionEvent, Message, connect};
+use crate::config::MqttSettings;
+use crate::{
+    HEADER_CONTENT_TYPE, HEADER_DUPLICATE, HEADER_MESSAGE_ID, HEADER_QOS, HEADER_RETAINED,
+    HEADER_USER_PROPERTY_PREFIX,
+};
 
 /// The longest a `poll` waits for a first message.
 const MAX_POLL_WAIT: Duration = Duration::from_secs(1);
 /// First reconnect delay; doubled after each failure up to [`MAX_BACKOFF`].
 const INITIAL_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
-/// rumqttc's request channel (acks and subscriptions); acks that do not fit wait in the task.
-const REQUEST_CHANNEL: usize = 1024;
-/// The largest packet MQTT allows.
-const MAX_PACKET: usize = 268_435_455;
 /// How often the task logs its counters.
 const STATS_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -45,7 +41,7 @@ pub fn client_id(prefix: &str, connector: &str, task: u32) -> String {
 #[derive(Debug)]
 struct Received {
     generation: u64,
-    publish: Publish,
+    message: Message,
 }
 
 /// Counters of one task, also logged periodically.
@@ -64,7 +60,7 @@ pub struct TaskCounters {
 /// State shared by the task and its connection loop.
 struct Shared {
     /// The current client; replaced when failing over to another broker.
-    client: Mutex<AsyncClient>,
+    client: Mutex<Client>,
     /// Incremented on every CONNACK: acks of older connections are never sent.
     generation: AtomicU64,
     /// Why the connection loop gave up, once it has.
@@ -73,7 +69,7 @@ struct Shared {
 }
 
 impl Shared {
-    fn client(&self) -> AsyncClient {
+    fn client(&self) -> Client {
         self.client
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -95,9 +91,9 @@ struct Running {
     shared: Arc<Shared>,
     receiver: mpsc::Receiver<Received>,
     connection: JoinHandle<()>,
-    tracker: AckTracker<Publish>,
+    tracker: AckTracker<AckHandle>,
     /// Released acknowledgements that did not fit in rumqttc's request channel yet.
-    unsent_acks: VecDeque<Publish>,
+    unsent_acks: VecDeque<AckHandle>,
     last_stats: tokio::time::Instant,
 }
 
@@ -114,63 +110,6 @@ impl MqttSourceTask {
     }
 }
 
-fn qos_of(level: u8) -> QoS {
-    match level {
-        0 => QoS::AtMostOnce,
-        1 => QoS::AtLeastOnce,
-        _ => QoS::ExactlyOnce,
-    }
-}
-
-fn options_for(
-    broker: &BrokerUri,
-    settings: &MqttSettings,
-    client_id: &str,
-) -> Result<MqttOptions> {
-    let mut options = MqttOptions::new(client_id, broker.host.clone(), broker.port);
-    options
-        .set_keep_alive(settings.keepalive.max(Duration::from_secs(1)))
-        .set_clean_session(settings.clean_session)
-        .set_manual_acks(true)
-        .set_max_packet_size(MAX_PACKET, MAX_PACKET)
-        .set_request_channel_capacity(REQUEST_CHANNEL);
-    if let Some(user) = &settings.username {
-        options.set_credentials(user.clone(), settings.password.clone());
-    }
-    if broker.tls {
-        let config = crate::tls::client_config(
-            settings.trust_store.as_deref(),
-            settings.key_store.as_deref(),
-        )
-        .map_err(|e| ConnectError::config(e.to_string()))?;
-        options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(config)));
-    }
-    Ok(options)
-}
-
-/// A human explanation of a connection failure, for logs and the task's failure trace.
-fn describe_failure(broker: &BrokerUri, error: &ConnectionError) -> String {
-    let uri = &broker.original;
-    match error {
-        ConnectionError::ConnectionRefused(
-            ConnectReturnCode::BadUserNamePassword | ConnectReturnCode::NotAuthorized,
-        ) => format!(
-            "MQTT broker {uri} refused the connection: authentication failed (bad user name or password, or not authorized) [{error}]"
-        ),
-        ConnectionError::ConnectionRefused(code) => {
-            format!("MQTT broker {uri} refused the connection: {code:?}")
-        }
-        ConnectionError::Tls(e) => format!("TLS error connecting to MQTT broker {uri}: {e}"),
-        ConnectionError::Io(e) => {
-            format!("MQTT broker {uri} is unreachable or closed the connection: {e}")
-        }
-        ConnectionError::NetworkTimeout => {
-            format!("MQTT broker {uri} is unreachable: connection timed out")
-        }
-        other => format!("MQTT connection to {uri} failed: {other}"),
-    }
-}
-
 /// A delay in [d/2, d), so that tasks reconnecting together spread out.
 fn jittered(delay: Duration) -> Duration {
     let random = RandomState::new().hash_one(SystemTime::now().duration_since(UNIX_EPOCH).ok());
@@ -182,7 +121,7 @@ fn jittered(delay: Duration) -> Duration {
 /// messages (waiting when the queue is full, which stops reading from the broker), and reconnects
 /// with exponential backoff until connecting has failed for longer than `max.retry.time.ms`.
 async fn connection_loop(
-    mut eventloop: EventLoop,
+    mut connection: Connection,
     shared: Arc<Shared>,
     sender: mpsc::Sender<Received>,
     settings: MqttSettings,
@@ -192,48 +131,46 @@ async fn connection_loop(
     let mut failing_since: Option<tokio::time::Instant> = None;
     let mut backoff = INITIAL_BACKOFF;
     let mut connected_once = false;
-    let filters: Vec<SubscribeFilter> = settings
-        .topics
-        .iter()
-        .map(|f| SubscribeFilter::new(f.clone(), qos_of(settings.qos)))
-        .collect();
     loop {
-        match eventloop.poll().await {
-            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+        let broker = settings.brokers[broker_index].clone();
+        match connection.next(&broker).await {
+            ConnectionEvent::Connected { session_present } => {
                 let generation = shared.generation.fetch_add(1, Ordering::SeqCst) + 1;
                 if connected_once {
                     shared.counters.reconnects.fetch_add(1, Ordering::Relaxed);
                 }
                 failing_since = None;
                 backoff = INITIAL_BACKOFF;
-                let broker = &settings.brokers[broker_index];
-                info!(client_id, broker = %broker.original, session_present = ack.session_present, generation, "connected to MQTT broker");
-                if (!ack.session_present || !connected_once)
-                    && let Err(e) = shared.client().try_subscribe_many(filters.clone())
+                info!(client_id, broker = %broker.original, session_present, generation, "connected to MQTT broker");
+                if (!session_present || !connected_once)
+                    && let Err(e) = shared
+                        .client()
+                        .try_subscribe(&settings.topics, settings.qos)
                 {
                     warn!(client_id, error = %e, "could not queue the subscription");
                 }
                 connected_once = true;
             }
-            Ok(Event::Incoming(Packet::SubAck(ack))) => {
-                for (code, filter) in ack.return_codes.iter().zip(&settings.topics) {
-                    match code {
-                        SubscribeReasonCode::Success(qos) => {
-                            debug!(client_id, filter, ?qos, "subscribed")
-                        }
-                        SubscribeReasonCode::Failure => {
-                            warn!(client_id, filter, "the broker refused the subscription")
+            ConnectionEvent::Subscribed(results) => {
+                for (result, filter) in results.iter().zip(&settings.topics) {
+                    match result {
+                        None => debug!(client_id, filter, "subscribed"),
+                        Some(reason) => {
+                            warn!(
+                                client_id,
+                                filter, reason, "the broker refused the subscription"
+                            )
                         }
                     }
                 }
             }
-            Ok(Event::Incoming(Packet::Publish(publish))) => {
+            ConnectionEvent::Message(message) => {
                 shared.counters.received.fetch_add(1, Ordering::Relaxed);
                 let generation = shared.generation.load(Ordering::SeqCst);
                 if sender
                     .send(Received {
                         generation,
-                        publish,
+                        message: *message,
                     })
                     .await
                     .is_err()
@@ -241,14 +178,12 @@ async fn connection_loop(
                     return;
                 }
             }
-            Ok(_) => {}
-            Err(error) => {
+            ConnectionEvent::Other => {}
+            ConnectionEvent::Failed(reason) => {
                 shared
                     .counters
                     .connect_failures
                     .fetch_add(1, Ordering::Relaxed);
-                let broker = settings.brokers[broker_index].clone();
-                let reason = describe_failure(&broker, &error);
                 let since = *failing_since.get_or_insert_with(tokio::time::Instant::now);
                 let failed_for = since.elapsed();
                 if failed_for >= settings.max_retry_time {
@@ -265,14 +200,13 @@ async fn connection_loop(
                 tokio::time::sleep(jittered(backoff).min(remaining)).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
                 if settings.brokers.len() > 1 {
-                    // Fail over to the next broker: a new client and event loop for its address.
+                    // Fail over to the next broker: a new client and connection for its address.
                     broker_index = (broker_index + 1) % settings.brokers.len();
                     let next = &settings.brokers[broker_index];
-                    match options_for(next, &settings, &client_id) {
-                        Ok(options) => {
-                            let (client, new_loop) = AsyncClient::new(options, REQUEST_CHANNEL);
+                    match connect(next, &settings, &client_id) {
+                        Ok((client, next_connection)) => {
                             *shared.client.lock().unwrap_or_else(PoisonError::into_inner) = client;
-                            eventloop = new_loop;
+                            connection = next_connection;
                             connected_once = false;
                         }
                         Err(e) => warn!(client_id, error = %e, "cannot configure failover broker"),
@@ -283,28 +217,42 @@ async fn connection_loop(
     }
 }
 
-fn to_record(kafka_topic: &str, publish: &Publish) -> SourceRecord {
+fn to_record(kafka_topic: &str, message: &Message) -> SourceRecord {
     let mut headers = Headers::new();
     headers.add(
         HEADER_MESSAGE_ID,
         Some(Schema::int32()),
-        Value::Int32(i32::from(publish.pkid)),
+        Value::Int32(i32::from(message.packet_id)),
     );
     headers.add(
         HEADER_QOS,
         Some(Schema::int32()),
-        Value::Int32(publish.qos as i32),
+        Value::Int32(i32::from(message.qos)),
     );
     headers.add(
         HEADER_RETAINED,
         Some(Schema::boolean()),
-        Value::Boolean(publish.retain),
+        Value::Boolean(message.retain),
     );
     headers.add(
         HEADER_DUPLICATE,
         Some(Schema::boolean()),
-        Value::Boolean(publish.dup),
+        Value::Boolean(message.dup),
     );
+    for (key, value) in &message.user_properties {
+        headers.add(
+            format!("{HEADER_USER_PROPERTY_PREFIX}{key}"),
+            Some(Schema::string()),
+            Value::String(value.clone()),
+        );
+    }
+    if let Some(content_type) = &message.content_type {
+        headers.add(
+            HEADER_CONTENT_TYPE,
+            Some(Schema::string()),
+            Value::String(content_type.clone()),
+        );
+    }
     let timestamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -316,9 +264,9 @@ fn to_record(kafka_topic: &str, publish: &Publish) -> SourceRecord {
             topic: kafka_topic.to_owned(),
             kafka_partition: None,
             key_schema: Some(Schema::string()),
-            key: Value::String(publish.topic.clone()),
+            key: Value::String(message.topic.clone()),
             value_schema: Some(Schema::bytes()),
-            value: Value::Bytes(publish.payload.to_vec()),
+            value: Value::Bytes(message.payload.clone()),
             timestamp,
             headers,
             kafka_offset: None,
@@ -356,8 +304,8 @@ impl Running {
             return;
         }
         let client = self.shared.client();
-        while let Some(publish) = self.unsent_acks.front() {
-            if client.try_ack(publish).is_err() {
+        while let Some(handle) = self.unsent_acks.front() {
+            if !client.try_ack(handle) {
                 break;
             }
             self.unsent_acks.pop_front();
@@ -388,18 +336,12 @@ impl Running {
 impl SourceTask for MqttSourceTask {
     async fn start(&mut self, props: Props, context: SourceTaskContext) -> Result<()> {
         let settings = MqttSettings::parse(&props)?;
-        if settings.version == MqttVersion::V5 {
-            return Err(ConnectError::config(
-                "mqtt.version=5 is not supported yet by this connector; use 3.1.1",
-            ));
-        }
         let client_id = client_id(
             &settings.client_id_prefix,
             &context.connector,
             context.task_id,
         );
-        let options = options_for(&settings.brokers[0], &settings, &client_id)?;
-        let (client, eventloop) = AsyncClient::new(options, REQUEST_CHANNEL);
+        let (client, connection) = connect(&settings.brokers[0], &settings, &client_id)?;
         let shared = Arc::new(Shared {
             client: Mutex::new(client),
             generation: AtomicU64::new(0),
@@ -407,9 +349,9 @@ impl SourceTask for MqttSourceTask {
             counters: TaskCounters::default(),
         });
         let (sender, receiver) = mpsc::channel(settings.queue_size);
-        info!(client_id, topics = ?settings.topics, qos = settings.qos, clean_session = settings.clean_session, "starting MQTT source task");
+        info!(client_id, topics = ?settings.topics, qos = settings.qos, clean_session = settings.clean_session, version = ?settings.version, "starting MQTT source task");
         let connection = tokio::spawn(connection_loop(
-            eventloop,
+            connection,
             shared.clone(),
             sender,
             settings.clone(),
@@ -455,15 +397,17 @@ impl SourceTask for MqttSourceTask {
         let mut next = Some(first);
         while let Some(Received {
             generation,
-            publish,
+            message,
         }) = next
         {
-            batch.push(to_record(&running.settings.kafka_topic, &publish));
-            if publish.qos != QoS::AtMostOnce {
-                let topic = publish.topic.clone();
-                running
-                    .tracker
-                    .push(generation, &topic, publish.pkid, publish);
+            batch.push(to_record(&running.settings.kafka_topic, &message));
+            if message.qos > 0 {
+                running.tracker.push(
+                    generation,
+                    &message.topic,
+                    message.packet_id,
+                    message.handle,
+                );
             }
             next = if batch.len() < running.settings.max_batch {
                 running.receiver.try_recv().ok()
@@ -498,7 +442,7 @@ impl SourceTask for MqttSourceTask {
         if let Some(running) = self.running.take() {
             running.send_acks_best_effort();
             // A clean DISCONNECT; the broker keeps a persistent session for the next start.
-            let _ = running.shared.client().try_disconnect();
+            running.shared.client().try_disconnect();
             tokio::time::sleep(Duration::from_millis(50)).await;
             running.connection.abort();
             info!(
@@ -514,8 +458,8 @@ impl SourceTask for MqttSourceTask {
 impl Running {
     fn send_acks_best_effort(&self) {
         let client = self.shared.client();
-        for publish in &self.unsent_acks {
-            if client.try_ack(publish).is_err() {
+        for handle in &self.unsent_acks {
+            if !client.try_ack(handle) {
                 break;
             }
         }
@@ -525,13 +469,14 @@ impl Running {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rumqttc::{Publish, QoS};
 
     #[test]
     fn records_have_the_confluent_shape() {
         let mut publish = Publish::new("sensors/a/temp", QoS::AtLeastOnce, b"21.5".to_vec());
         publish.pkid = 42;
         publish.retain = true;
-        let record = to_record("data_mqtt", &publish);
+        let record = to_record("data_mqtt", &Message::from_v4(publish));
         assert_eq!(record.record.topic, "data_mqtt");
         assert_eq!(record.record.key, Value::String("sensors/a/temp".into()));
         assert_eq!(record.record.value, Value::Bytes(b"21.5".to_vec()));
@@ -555,9 +500,52 @@ mod tests {
     }
 
     #[test]
+    fn mqtt5_user_properties_and_content_type_become_extra_headers() {
+        use rumqttc::v5::mqttbytes::v5::{Publish as V5Publish, PublishProperties};
+        let properties = PublishProperties {
+            user_properties: vec![
+                ("camera".into(), "sorter-1".into()),
+                ("tag".into(), "a".into()),
+                ("tag".into(), "b".into()),
+            ],
+            content_type: Some("image/jpeg".into()),
+            ..Default::default()
+        };
+        let mut publish = V5Publish::new(
+            "cam/1",
+            rumqttc::v5::mqttbytes::QoS::AtLeastOnce,
+            b"jpg".to_vec(),
+            Some(properties),
+        );
+        publish.pkid = 9;
+        let record = to_record("frames", &Message::from_v5(publish));
+        assert_eq!(record.record.key, Value::String("cam/1".into()));
+        let h = &record.record.headers;
+        assert_eq!(h.last_with_name(HEADER_QOS).unwrap().value, Value::Int32(1));
+        assert_eq!(
+            h.last_with_name("mqtt.user.camera").unwrap().value,
+            Value::String("sorter-1".into())
+        );
+        let tags: Vec<&Value> = h
+            .iter()
+            .filter(|h| h.key == "mqtt.user.tag")
+            .map(|h| &h.value)
+            .collect();
+        assert_eq!(
+            tags,
+            [&Value::String("a".into()), &Value::String("b".into())]
+        );
+        assert_eq!(
+            h.last_with_name(HEADER_CONTENT_TYPE).unwrap().value,
+            Value::String("image/jpeg".into())
+        );
+        assert_eq!(ack_key(&record), Some(("cam/1", 9)));
+    }
+
+    #[test]
     fn qos0_records_need_no_ack() {
         let publish = Publish::new("t", QoS::AtMostOnce, b"x".to_vec());
-        assert_eq!(ack_key(&to_record("k", &publish)), None);
+        assert_eq!(ack_key(&to_record("k", &Message::from_v4(publish))), None);
     }
 
     #[test]

@@ -1,0 +1,330 @@
+//! One MQTT connection over rumqttc's 3.1.1 or 5 client, behind a version-neutral face.
+
+use std::time::Duration;
+
+use rumqttc::v5;
+use rumqttc::v5::mqttbytes::v5::{
+    ConnectReturnCode as V5ReturnCode, Filter, SubscribeReasonCode as V5SubscribeCode,
+};
+use rumqttc::{
+    AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, MqttOptions, Packet,
+    Publish, QoS, SubscribeFilter, SubscribeReasonCode, TlsConfiguration, Transport,
+};
+use sluice_api::{ConnectError, Result};
+
+use crate::config::{BrokerUri, MqttSettings, MqttVersion};
+
+/// rumqttc's request channel (acks and subscriptions); acks that do not fit wait in the task.
+pub(crate) const REQUEST_CHANNEL: usize = 1024;
+/// The largest packet MQTT allows.
+const MAX_PACKET: usize = 268_435_455;
+
+/// What acknowledging a message needs: its packet as received.
+#[derive(Debug, Clone)]
+pub(crate) enum AckHandle {
+    /// An MQTT 3.1.1 PUBLISH.
+    V4(Publish),
+    /// An MQTT 5 PUBLISH.
+    V5(v5::mqttbytes::v5::Publish),
+}
+
+/// A received message, whatever the protocol version.
+#[derive(Debug, Clone)]
+pub(crate) struct Message {
+    pub topic: String,
+    pub payload: Vec<u8>,
+    pub qos: u8,
+    pub packet_id: u16,
+    pub retain: bool,
+    pub dup: bool,
+    /// MQTT 5 user properties, in order (keys may repeat).
+    pub user_properties: Vec<(String, String)>,
+    /// MQTT 5 content type.
+    pub content_type: Option<String>,
+    pub handle: AckHandle,
+}
+
+impl Message {
+    pub(crate) fn from_v4(publish: Publish) -> Self {
+        Self {
+            topic: publish.topic.clone(),
+            payload: publish.payload.to_vec(),
+            qos: publish.qos as u8,
+            packet_id: publish.pkid,
+            retain: publish.retain,
+            dup: publish.dup,
+            user_properties: Vec::new(),
+            content_type: None,
+            handle: AckHandle::V4(publish),
+        }
+    }
+
+    pub(crate) fn from_v5(publish: v5::mqttbytes::v5::Publish) -> Self {
+        let (user_properties, content_type) = publish
+            .properties
+            .as_ref()
+            .map(|p| (p.user_properties.clone(), p.content_type.clone()))
+            .unwrap_or_default();
+        Self {
+            topic: String::from_utf8_lossy(&publish.topic).into_owned(),
+            payload: publish.payload.to_vec(),
+            qos: publish.qos as u8,
+            packet_id: publish.pkid,
+            retain: publish.retain,
+            dup: publish.dup,
+            user_properties,
+            content_type,
+            handle: AckHandle::V5(publish),
+        }
+    }
+}
+
+/// The request side of a connection.
+#[derive(Clone)]
+pub(crate) enum Client {
+    V4(AsyncClient),
+    V5(v5::AsyncClient),
+}
+
+impl Client {
+    /// Queues the acknowledgement of `handle`; false when rumqttc's channel is full.
+    pub(crate) fn try_ack(&self, handle: &AckHandle) -> bool {
+        match (self, handle) {
+            (Client::V4(client), AckHandle::V4(publish)) => client.try_ack(publish).is_ok(),
+            (Client::V5(client), AckHandle::V5(publish)) => client.try_ack(publish).is_ok(),
+            // A packet of the other protocol cannot come from this connection: nothing to send.
+            _ => true,
+        }
+    }
+
+    /// Queues a SUBSCRIBE for `filters` at `qos`.
+    pub(crate) fn try_subscribe(
+        &self,
+        filters: &[String],
+        qos: u8,
+    ) -> std::result::Result<(), String> {
+        match self {
+            Client::V4(client) => client
+                .try_subscribe_many(
+                    filters
+                        .iter()
+                        .map(|f| SubscribeFilter::new(f.clone(), qos_of(qos))),
+                )
+                .map_err(|e| e.to_string()),
+            Client::V5(client) => client
+                .try_subscribe_many(
+                    filters
+                        .iter()
+                        .map(|f| Filter::new(f.clone(), v5_qos_of(qos))),
+                )
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Queues a DISCONNECT.
+    pub(crate) fn try_disconnect(&self) {
+        let _ = match self {
+            Client::V4(client) => client.try_disconnect().map_err(|e| e.to_string()),
+            Client::V5(client) => client.try_disconnect().map_err(|e| e.to_string()),
+        };
+    }
+}
+
+/// The event side of a connection.
+pub(crate) enum Connection {
+    V4(Box<EventLoop>),
+    V5(Box<v5::EventLoop>),
+}
+
+/// What a connection reported.
+pub(crate) enum ConnectionEvent {
+    /// Connected; whether the broker kept a session.
+    Connected { session_present: bool },
+    /// Subscription results, per filter: `None` for granted, else why not.
+    Subscribed(Vec<Option<String>>),
+    /// A message.
+    Message(Box<Message>),
+    /// Anything else.
+    Other,
+    /// The connection failed, with a human reason (rumqttc reconnects on the next poll).
+    Failed(String),
+}
+
+impl Connection {
+    /// The next event; `broker` is only for the failure message.
+    pub(crate) async fn next(&mut self, broker: &BrokerUri) -> ConnectionEvent {
+        match self {
+            Connection::V4(eventloop) => match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(ack))) => ConnectionEvent::Connected {
+                    session_present: ack.session_present,
+                },
+                Ok(Event::Incoming(Packet::SubAck(ack))) => ConnectionEvent::Subscribed(
+                    ack.return_codes
+                        .iter()
+                        .map(|code| match code {
+                            SubscribeReasonCode::Success(_) => None,
+                            SubscribeReasonCode::Failure => Some("refused".to_owned()),
+                        })
+                        .collect(),
+                ),
+                Ok(Event::Incoming(Packet::Publish(publish))) => {
+                    ConnectionEvent::Message(Box::new(Message::from_v4(publish)))
+                }
+                Ok(_) => ConnectionEvent::Other,
+                Err(error) => ConnectionEvent::Failed(describe_v4_failure(broker, &error)),
+            },
+            Connection::V5(eventloop) => {
+                use v5::mqttbytes::v5::Packet as V5Packet;
+                match eventloop.poll().await {
+                    Ok(v5::Event::Incoming(V5Packet::ConnAck(ack))) => ConnectionEvent::Connected {
+                        session_present: ack.session_present,
+                    },
+                    Ok(v5::Event::Incoming(V5Packet::SubAck(ack))) => ConnectionEvent::Subscribed(
+                        ack.return_codes
+                            .iter()
+                            .map(|code| match code {
+                                V5SubscribeCode::Success(_) => None,
+                                other => Some(format!("{other:?}")),
+                            })
+                            .collect(),
+                    ),
+                    Ok(v5::Event::Incoming(V5Packet::Publish(publish))) => {
+                        ConnectionEvent::Message(Box::new(Message::from_v5(publish)))
+                    }
+                    Ok(_) => ConnectionEvent::Other,
+                    Err(error) => ConnectionEvent::Failed(describe_v5_failure(broker, &error)),
+                }
+            }
+        }
+    }
+}
+
+fn qos_of(level: u8) -> QoS {
+    match level {
+        0 => QoS::AtMostOnce,
+        1 => QoS::AtLeastOnce,
+        _ => QoS::ExactlyOnce,
+    }
+}
+
+fn v5_qos_of(level: u8) -> v5::mqttbytes::QoS {
+    match level {
+        0 => v5::mqttbytes::QoS::AtMostOnce,
+        1 => v5::mqttbytes::QoS::AtLeastOnce,
+        _ => v5::mqttbytes::QoS::ExactlyOnce,
+    }
+}
+
+fn transport(broker: &BrokerUri, settings: &MqttSettings) -> Result<Option<Transport>> {
+    if !broker.tls {
+        return Ok(None);
+    }
+    let config = crate::tls::client_config(
+        settings.trust_store.as_deref(),
+        settings.key_store.as_deref(),
+    )
+    .map_err(|e| ConnectError::config(e.to_string()))?;
+    Ok(Some(Transport::tls_with_config(TlsConfiguration::Rustls(
+        config,
+    ))))
+}
+
+/// A client and its connection for `broker`, in the configured protocol version, with manual
+/// acknowledgements. Nothing is sent until the connection is polled.
+pub(crate) fn connect(
+    broker: &BrokerUri,
+    settings: &MqttSettings,
+    client_id: &str,
+) -> Result<(Client, Connection)> {
+    let keep_alive = settings.keepalive.max(Duration::from_secs(1));
+    let transport = transport(broker, settings)?;
+    match settings.version {
+        MqttVersion::V311 => {
+            let mut options = MqttOptions::new(client_id, broker.host.clone(), broker.port);
+            options
+                .set_keep_alive(keep_alive)
+                .set_clean_session(settings.clean_session)
+                .set_manual_acks(true)
+                .set_max_packet_size(MAX_PACKET, MAX_PACKET)
+                .set_request_channel_capacity(REQUEST_CHANNEL);
+            if let Some(user) = &settings.username {
+                options.set_credentials(user.clone(), settings.password.clone());
+            }
+            if let Some(transport) = transport {
+                options.set_transport(transport);
+            }
+            let (client, eventloop) = AsyncClient::new(options, REQUEST_CHANNEL);
+            Ok((Client::V4(client), Connection::V4(Box::new(eventloop))))
+        }
+        MqttVersion::V5 => {
+            let mut options = v5::MqttOptions::new(client_id, broker.host.clone(), broker.port);
+            options
+                .set_keep_alive(keep_alive)
+                .set_clean_start(settings.clean_session)
+                .set_manual_acks(true)
+                .set_max_packet_size(Some(MAX_PACKET as u32))
+                .set_request_channel_capacity(REQUEST_CHANNEL);
+            if !settings.clean_session {
+                // Clean start off alone keeps nothing after a disconnect in MQTT 5: the session
+                // must also outlive the connection.
+                options.set_session_expiry_interval(Some(u32::MAX));
+            }
+            if let Some(user) = &settings.username {
+                options.set_credentials(user.clone(), settings.password.clone());
+            }
+            if let Some(transport) = transport {
+                options.set_transport(transport);
+            }
+            let (client, eventloop) = v5::AsyncClient::new(options, REQUEST_CHANNEL);
+            Ok((Client::V5(client), Connection::V5(Box::new(eventloop))))
+        }
+    }
+}
+
+fn auth_failed(uri: &str, error: &dyn std::fmt::Display) -> String {
+    format!(
+        "MQTT broker {uri} refused the connection: authentication failed (bad user name or password, or not authorized) [{error}]"
+    )
+}
+
+/// A human explanation of a 3.1.1 connection failure, for logs and the task's failure trace.
+fn describe_v4_failure(broker: &BrokerUri, error: &ConnectionError) -> String {
+    let uri = &broker.original;
+    match error {
+        ConnectionError::ConnectionRefused(
+            ConnectReturnCode::BadUserNamePassword | ConnectReturnCode::NotAuthorized,
+        ) => auth_failed(uri, error),
+        ConnectionError::ConnectionRefused(code) => {
+            format!("MQTT broker {uri} refused the connection: {code:?}")
+        }
+        ConnectionError::Tls(e) => format!("TLS error connecting to MQTT broker {uri}: {e}"),
+        ConnectionError::Io(e) => {
+            format!("MQTT broker {uri} is unreachable or closed the connection: {e}")
+        }
+        ConnectionError::NetworkTimeout => {
+            format!("MQTT broker {uri} is unreachable: connection timed out")
+        }
+        other => format!("MQTT connection to {uri} failed: {other}"),
+    }
+}
+
+/// A human explanation of an MQTT 5 connection failure.
+fn describe_v5_failure(broker: &BrokerUri, error: &v5::ConnectionError) -> String {
+    let uri = &broker.original;
+    match error {
+        v5::ConnectionError::ConnectionRefused(
+            V5ReturnCode::BadUserNamePassword | V5ReturnCode::NotAuthorized,
+        ) => auth_failed(uri, error),
+        v5::ConnectionError::ConnectionRefused(code) => {
+            format!("MQTT broker {uri} refused the connection: {code:?}")
+        }
+        v5::ConnectionError::Tls(e) => format!("TLS error connecting to MQTT broker {uri}: {e}"),
+        v5::ConnectionError::Io(e) => {
+            format!("MQTT broker {uri} is unreachable or closed the connection: {e}")
+        }
+        v5::ConnectionError::Timeout(_) => {
+            format!("MQTT broker {uri} is unreachable: connection timed out")
+        }
+        other => format!("MQTT connection to {uri} failed: {other}"),
+    }
+}
