@@ -1,0 +1,247 @@
+//! Measurements for `scripts/bench-mqtt.sh` (not a test). Each mode prints one `key: value` line.
+//!
+//! - `raw-mqtt PORT QOS COUNT SIZE`: a plain rumqttc subscriber (acks at once) receives COUNT
+//!   messages from a concurrent publisher; records/s from the first publish to the last receipt.
+//! - `raw-kafka BOOTSTRAP TOPIC COUNT SIZE`: a plain rdkafka producer with the settings of a
+//!   sluice source task (acks=all, one request in flight, linger.ms=5) writes COUNT records;
+//!   records/s until the last delivery report.
+//! - `sluice PORT QOS COUNT SIZE BOOTSTRAP TOPIC`: publishes COUNT messages to `bench/q<QOS>`,
+//!   which a running sluice connector copies to TOPIC; records/s from the first publish until
+//!   a consumer has read COUNT new records from TOPIC.
+
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message as _;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
+
+const TIMEOUT: Duration = Duration::from_secs(300);
+
+fn qos_of(level: u8) -> QoS {
+    match level {
+        0 => QoS::AtMostOnce,
+        1 => QoS::AtLeastOnce,
+        _ => QoS::ExactlyOnce,
+    }
+}
+
+fn mqtt_options(name: &str, port: u16) -> MqttOptions {
+    let mut options = MqttOptions::new(
+        format!("bench-{name}-{}", std::process::id()),
+        "127.0.0.1",
+        port,
+    );
+    options.set_max_packet_size(1 << 20, 1 << 20);
+    options.set_keep_alive(Duration::from_secs(60));
+    options
+}
+
+/// Publishes `count` messages of `size` bytes as fast as the broker takes them; returns when
+/// every one is sent (QoS 0) or acknowledged (QoS 1).
+async fn publish(port: u16, topic: String, qos: QoS, count: usize, size: usize) {
+    let (client, mut eventloop) = AsyncClient::new(mqtt_options("pub", port), 10_000);
+    let sender = tokio::spawn(async move {
+        let payload = vec![b'x'; size];
+        for _ in 0..count {
+            client
+                .publish(topic.clone(), qos, false, payload.clone())
+                .await
+                .expect("queue publish");
+        }
+        client
+    });
+    let mut done = 0;
+    while done < count {
+        match eventloop.poll().await.expect("publisher connection") {
+            Event::Outgoing(Outgoing::Publish(_)) if qos == QoS::AtMostOnce => done += 1,
+            Event::Incoming(Packet::PubAck(_)) => done += 1,
+            _ => {}
+        }
+    }
+    let client = sender.await.expect("publisher task");
+    client.disconnect().await.ok();
+    let _ = tokio::time::timeout(Duration::from_millis(200), eventloop.poll()).await;
+}
+
+async fn raw_mqtt(port: u16, qos: QoS, count: usize, size: usize) -> f64 {
+    let topic = "bench/raw";
+    let (client, mut eventloop) = AsyncClient::new(mqtt_options("sub", port), 10_000);
+    client.subscribe(topic, qos).await.expect("subscribe");
+    loop {
+        if let Event::Incoming(Packet::SubAck(_)) = eventloop.poll().await.expect("subscriber") {
+            break;
+        }
+    }
+    let start = Instant::now();
+    let publisher = tokio::spawn(publish(port, topic.to_owned(), qos, count, size));
+    let mut received = 0;
+    while received < count {
+        let event = tokio::time::timeout(TIMEOUT, eventloop.poll())
+            .await
+            .expect("raw subscriber timed out")
+            .expect("subscriber connection");
+        if let Event::Incoming(Packet::Publish(_)) = event {
+            received += 1;
+        }
+    }
+    let elapsed = start.elapsed();
+    publisher.await.expect("publisher");
+    count as f64 / elapsed.as_secs_f64()
+}
+
+fn raw_kafka(bootstrap: &str, topic: &str, count: usize, size: usize) -> f64 {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("acks", "all")
+        .set("max.in.flight.requests.per.connection", "1")
+        .set("enable.idempotence", "false")
+        .set("linger.ms", "5")
+        .create()
+        .expect("producer");
+    let payload = vec![b'x'; size];
+    // Warm up: metadata and the topic itself.
+    producer
+        .send(BaseRecord::to(topic).key("bench/raw").payload(&payload))
+        .expect("send");
+    producer.flush(TIMEOUT).expect("flush");
+    let start = Instant::now();
+    let mut sent = 0;
+    while sent < count {
+        match producer.send(BaseRecord::to(topic).key("bench/raw").payload(&payload)) {
+            Ok(()) => sent += 1,
+            Err(_) => {
+                producer.poll(Duration::from_millis(1));
+            }
+        }
+    }
+    producer.flush(TIMEOUT).expect("flush");
+    count as f64 / start.elapsed().as_secs_f64()
+}
+
+/// A consumer of every partition of `topic`, having read everything it holds now: what it reads
+/// next is new. (High watermarks are not used: Tansu's lag behind the records of a batch.)
+fn counting_consumer(bootstrap: &str, topic: &str) -> BaseConsumer {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "mqtt-bench-counter")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .create()
+        .expect("consumer");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("metadata");
+    let mut assignment = TopicPartitionList::new();
+    let partitions: Vec<i32> = metadata
+        .topics()
+        .iter()
+        .flat_map(|t| t.partitions())
+        .map(|p| p.id())
+        .collect();
+    for partition in &partitions {
+        assignment
+            .add_partition_offset(topic, *partition, Offset::Beginning)
+            .expect("assign");
+    }
+    consumer.assign(&assignment).expect("assign");
+    let mut at_end = std::collections::BTreeSet::new();
+    while at_end.len() < partitions.len() {
+        match consumer.poll(Duration::from_secs(10)) {
+            Some(Ok(message)) => {
+                at_end.remove(&message.partition());
+            }
+            Some(Err(KafkaError::PartitionEOF(partition))) => {
+                at_end.insert(partition);
+            }
+            Some(Err(e)) => panic!("reading {topic}: {e}"),
+            None => panic!("reading {topic} timed out"),
+        }
+    }
+    consumer
+}
+
+async fn through_sluice(
+    port: u16,
+    qos: QoS,
+    count: usize,
+    size: usize,
+    bootstrap: &str,
+    topic: &str,
+) -> f64 {
+    let consumer = counting_consumer(bootstrap, topic);
+    let start = Instant::now();
+    let publisher = tokio::spawn(publish(
+        port,
+        format!("bench/q{}", qos as u8),
+        qos,
+        count,
+        size,
+    ));
+    let consumer = tokio::task::spawn_blocking(move || {
+        let mut seen = 0;
+        while seen < count {
+            assert!(
+                start.elapsed() < TIMEOUT,
+                "only {seen} of {count} records reached the topic"
+            );
+            match consumer.poll(Duration::from_millis(100)) {
+                Some(Ok(_)) => seen += 1,
+                Some(Err(KafkaError::PartitionEOF(_))) | None => {}
+                Some(Err(e)) => panic!("reading: {e}"),
+            }
+        }
+    });
+    consumer.await.expect("counting consumer");
+    let elapsed = start.elapsed();
+    publisher.await.expect("publisher");
+    count as f64 / elapsed.as_secs_f64()
+}
+
+fn arg<T: std::str::FromStr>(args: &[String], index: usize, name: &str) -> T {
+    args.get(index)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("argument {index} ({name}) missing or invalid: {args:?}"))
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let mode = args.get(1).map(String::as_str).unwrap_or_default();
+    let rate = match mode {
+        "raw-mqtt" => {
+            raw_mqtt(
+                arg(&args, 2, "port"),
+                qos_of(arg(&args, 3, "qos")),
+                arg(&args, 4, "count"),
+                arg(&args, 5, "size"),
+            )
+            .await
+        }
+        "raw-kafka" => {
+            let bootstrap: String = arg(&args, 2, "bootstrap");
+            let topic: String = arg(&args, 3, "topic");
+            let (count, size) = (arg(&args, 4, "count"), arg(&args, 5, "size"));
+            tokio::task::spawn_blocking(move || raw_kafka(&bootstrap, &topic, count, size))
+                .await
+                .expect("raw kafka")
+        }
+        "sluice" => {
+            let bootstrap: String = arg(&args, 6, "bootstrap");
+            let topic: String = arg(&args, 7, "topic");
+            through_sluice(
+                arg(&args, 2, "port"),
+                qos_of(arg(&args, 3, "qos")),
+                arg(&args, 4, "count"),
+                arg(&args, 5, "size"),
+                &bootstrap,
+                &topic,
+            )
+            .await
+        }
+        _ => panic!("usage: mqtt_bench raw-mqtt|raw-kafka|sluice ... (see the source)"),
+    };
+    println!("{mode}_records_per_second: {rate:.0}");
+}
