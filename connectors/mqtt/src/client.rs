@@ -7,8 +7,8 @@ use rumqttc::v5::mqttbytes::v5::{
     ConnectReturnCode as V5ReturnCode, Filter, SubscribeReasonCode as V5SubscribeCode,
 };
 use rumqttc::{
-    AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, MqttOptions, Packet,
-    Publish, QoS, SubscribeFilter, SubscribeReasonCode, TlsConfiguration, Transport,
+    AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, MqttOptions, NetworkOptions,
+    Packet, Publish, QoS, SubscribeFilter, SubscribeReasonCode, TlsConfiguration, Transport,
 };
 use sluice_api::{ConnectError, Result};
 
@@ -237,6 +237,7 @@ pub(crate) fn connect(
     client_id: &str,
 ) -> Result<(Client, Connection)> {
     let keep_alive = settings.keepalive.max(Duration::from_secs(1));
+    let connect_timeout = settings.connect_timeout.as_secs().max(1);
     let transport = transport(broker, settings)?;
     match settings.version {
         MqttVersion::V311 => {
@@ -253,7 +254,10 @@ pub(crate) fn connect(
             if let Some(transport) = transport {
                 options.set_transport(transport);
             }
-            let (client, eventloop) = AsyncClient::new(options, REQUEST_CHANNEL);
+            let (client, mut eventloop) = AsyncClient::new(options, REQUEST_CHANNEL);
+            let mut network = NetworkOptions::new();
+            network.set_connection_timeout(connect_timeout);
+            eventloop.set_network_options(network);
             Ok((Client::V4(client), Connection::V4(Box::new(eventloop))))
         }
         MqttVersion::V5 => {
@@ -261,6 +265,7 @@ pub(crate) fn connect(
             options
                 .set_keep_alive(keep_alive)
                 .set_clean_start(settings.clean_session)
+                .set_connection_timeout(connect_timeout)
                 .set_manual_acks(true)
                 .set_max_packet_size(Some(MAX_PACKET as u32))
                 .set_request_channel_capacity(REQUEST_CHANNEL);
