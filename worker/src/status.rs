@@ -1,8 +1,14 @@
-//! Runtime states of connectors and tasks, and the in-memory status store that REST reads.
+//! Runtime states of connectors and tasks, and the status store that REST reads.
+//!
+//! In standalone mode the store is all there is. In distributed mode every change this worker
+//! makes is also handed to a [`StatusPublisher`] (the status topic), and other workers' records
+//! read back from the topic are applied with the `apply_*` methods, so any worker can answer
+//! `GET /connectors/NAME/status` for the whole cluster.
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
@@ -76,6 +82,18 @@ pub struct Status {
     pub trace: Option<String>,
     /// The worker that reported it.
     pub worker_id: String,
+    /// The group generation of that worker when it wrote the status (0 in standalone mode).
+    pub generation: i32,
+}
+
+/// Where a distributed worker sends its own status changes (the status topic).
+pub trait StatusPublisher: Send + Sync {
+    /// A connector's status changed; `None`: it is gone (a tombstone).
+    fn connector(&self, name: &str, status: Option<&Status>);
+    /// A task's status changed; `None`: it is gone.
+    fn task(&self, id: &TaskId, status: Option<&Status>);
+    /// A connector started using a topic (`Some(task)`), or the topic was forgotten (`None`).
+    fn topic(&self, connector: &str, topic: &str, discovered_by: Option<u32>);
 }
 
 /// Identifies a task.
@@ -106,6 +124,8 @@ struct Entries {
 pub struct StatusStore {
     worker_id: String,
     entries: Arc<Mutex<Entries>>,
+    generation: Arc<AtomicI32>,
+    publisher: Arc<OnceLock<Arc<dyn StatusPublisher>>>,
 }
 
 impl StatusStore {
@@ -114,7 +134,24 @@ impl StatusStore {
         Self {
             worker_id: worker_id.into(),
             entries: Arc::default(),
+            generation: Arc::default(),
+            publisher: Arc::default(),
         }
+    }
+
+    /// Sends every later change of this worker to `publisher` too (distributed mode). Only the
+    /// first call has an effect.
+    pub fn set_publisher(&self, publisher: Arc<dyn StatusPublisher>) {
+        let _ = self.publisher.set(publisher);
+    }
+
+    /// Sets the group generation written with this worker's statuses.
+    pub fn set_generation(&self, generation: i32) {
+        self.generation.store(generation, Ordering::SeqCst);
+    }
+
+    fn publisher(&self) -> Option<&Arc<dyn StatusPublisher>> {
+        self.publisher.get()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
@@ -126,40 +163,125 @@ impl StatusStore {
             state,
             trace,
             worker_id: self.worker_id.clone(),
+            generation: self.generation.load(Ordering::SeqCst),
         }
+    }
+
+    /// Whether this worker may write `state` over `current` (Kafka's "safe" writes): UNASSIGNED
+    /// and FAILED never overwrite a newer generation's status written by another worker, so a
+    /// worker that gave a task away cannot hide the new owner's status.
+    fn may_overwrite(&self, current: Option<&Status>, state: State) -> bool {
+        if !matches!(state, State::Unassigned | State::Failed) {
+            return true;
+        }
+        current.is_none_or(|c| {
+            c.worker_id == self.worker_id || c.generation <= self.generation.load(Ordering::SeqCst)
+        })
     }
 
     /// Records a connector's state.
     pub fn put_connector(&self, name: &str, state: State, trace: Option<String>) {
         let s = self.status(state, trace);
-        self.lock().connectors.insert(name.to_owned(), s);
+        {
+            let mut e = self.lock();
+            if !self.may_overwrite(e.connectors.get(name), state) {
+                return;
+            }
+            e.connectors.insert(name.to_owned(), s.clone());
+        }
+        if let Some(p) = self.publisher() {
+            p.connector(name, Some(&s));
+        }
     }
 
     /// Records a task's state.
     pub fn put_task(&self, id: &TaskId, state: State, trace: Option<String>) {
         let s = self.status(state, trace);
-        self.lock().tasks.insert(id.clone(), s);
+        {
+            let mut e = self.lock();
+            if !self.may_overwrite(e.tasks.get(id), state) {
+                return;
+            }
+            e.tasks.insert(id.clone(), s.clone());
+        }
+        if let Some(p) = self.publisher() {
+            p.task(id, Some(&s));
+        }
     }
 
     /// Forgets a task (it no longer exists).
     pub fn remove_task(&self, id: &TaskId) {
         self.lock().tasks.remove(id);
+        if let Some(p) = self.publisher() {
+            p.task(id, None);
+        }
     }
 
-    /// Forgets a connector and its tasks.
+    /// Forgets a connector, its tasks and its topics.
     pub fn remove_connector(&self, name: &str) {
-        let mut e = self.lock();
-        e.connectors.remove(name);
-        e.tasks.retain(|id, _| id.connector != name);
-        e.topics.remove(name);
+        let (tasks, topics) = {
+            let mut e = self.lock();
+            e.connectors.remove(name);
+            let tasks: Vec<TaskId> = e
+                .tasks
+                .keys()
+                .filter(|id| id.connector == name)
+                .cloned()
+                .collect();
+            e.tasks.retain(|id, _| id.connector != name);
+            (tasks, e.topics.remove(name).unwrap_or_default())
+        };
+        if let Some(p) = self.publisher() {
+            p.connector(name, None);
+            for id in &tasks {
+                p.task(id, None);
+            }
+            for topic in &topics {
+                p.topic(name, topic, None);
+            }
+        }
     }
 
-    /// Records that a connector used a topic.
-    pub fn record_topic(&self, connector: &str, topic: &str) {
+    /// Records that a task of a connector used a topic.
+    pub fn record_topic(&self, task: &TaskId, topic: &str) {
+        let new = {
+            let mut e = self.lock();
+            let topics = e.topics.entry(task.connector.clone()).or_default();
+            !topics.contains(topic) && topics.insert(topic.to_owned())
+        };
+        if new && let Some(p) = self.publisher() {
+            p.topic(&task.connector, topic, Some(task.task));
+        }
+    }
+
+    /// Applies a connector status read from the status topic (`None`: deleted).
+    pub fn apply_connector(&self, name: &str, status: Option<Status>) {
         let mut e = self.lock();
-        let topics = e.topics.entry(connector.to_owned()).or_default();
-        if !topics.contains(topic) {
-            topics.insert(topic.to_owned());
+        match status {
+            Some(s) => e.connectors.insert(name.to_owned(), s),
+            None => e.connectors.remove(name),
+        };
+    }
+
+    /// Applies a task status read from the status topic (`None`: deleted).
+    pub fn apply_task(&self, id: TaskId, status: Option<Status>) {
+        let mut e = self.lock();
+        match status {
+            Some(s) => e.tasks.insert(id, s),
+            None => e.tasks.remove(&id),
+        };
+    }
+
+    /// Applies a topic record read from the status topic (`present == false`: forgotten).
+    pub fn apply_topic(&self, connector: &str, topic: &str, present: bool) {
+        let mut e = self.lock();
+        if present {
+            e.topics
+                .entry(connector.to_owned())
+                .or_default()
+                .insert(topic.to_owned());
+        } else if let Some(t) = e.topics.get_mut(connector) {
+            t.remove(topic);
         }
     }
 
@@ -174,7 +296,12 @@ impl StatusStore {
 
     /// Forgets the topics a connector has used.
     pub fn reset_topics(&self, connector: &str) {
-        self.lock().topics.remove(connector);
+        let topics = self.lock().topics.remove(connector).unwrap_or_default();
+        if let Some(p) = self.publisher() {
+            for topic in &topics {
+                p.topic(connector, topic, None);
+            }
+        }
     }
 
     /// A connector's status.

@@ -2,6 +2,7 @@
 //! implements it in [`standalone`], and distributed mode will implement it with forwarding to the
 //! leader, so REST handlers stay the same.
 
+mod offsets;
 pub mod standalone;
 
 use async_trait::async_trait;

@@ -91,7 +91,7 @@ pub struct StandaloneHerder {
     inner: Arc<Inner>,
 }
 
-fn validate_name(name: &str) -> Result<(), HerderError> {
+pub(crate) fn validate_name(name: &str) -> Result<(), HerderError> {
     if name.is_empty() {
         return Err(HerderError::BadRequest(
             "Connector name cannot be empty".into(),
@@ -372,6 +372,20 @@ impl StandaloneHerder {
         entry: &Entry,
         resolved: &Resolved,
     ) -> Result<Vec<Props>, String> {
+        generate_task_configs(instance, &entry.plugin, &entry.config, resolved)
+    }
+}
+
+/// Asks a started connector for task configs, enforcing `tasks.max`, and returns them in raw form
+/// (the user's `${...}` references put back, so no resolved secret is ever stored), with
+/// `task.class` and, for sinks, the subscription added.
+pub(crate) fn generate_task_configs(
+    instance: &dyn Connector,
+    plugin: &PluginDesc,
+    config: &Props,
+    resolved: &Resolved,
+) -> Result<Vec<Props>, String> {
+    {
         let max_tasks: usize = resolved
             .props
             .get("tasks.max")
@@ -387,7 +401,7 @@ impl StandaloneHerder {
         if enforce && configs.len() > max_tasks {
             return Err(format!(
                 "org.apache.kafka.connect.errors.TooManyTasksException: The connector {} has generated {} tasks, which is greater than {}, the maximum number of tasks it is configured to create.",
-                entry.config.get("name").map(String::as_str).unwrap_or(""),
+                config.get("name").map(String::as_str).unwrap_or(""),
                 configs.len(),
                 max_tasks
             ));
@@ -397,14 +411,14 @@ impl StandaloneHerder {
             .map(|mut task| {
                 // Never store a resolved secret: put the user's reference back (Kafka does too).
                 for key in &resolved.keys_with_placeholders {
-                    if let (Some(v), Some(raw)) = (task.get_mut(key), entry.config.get(key)) {
+                    if let (Some(v), Some(raw)) = (task.get_mut(key), config.get(key)) {
                         *v = raw.clone();
                     }
                 }
-                task.insert("task.class".into(), entry.plugin.class.to_owned());
-                if entry.plugin_type() == PluginType::Sink {
+                task.insert("task.class".into(), plugin.class.to_owned());
+                if plugin.factory.plugin_type() == PluginType::Sink {
                     for k in ["topics", "topics.regex"] {
-                        if let Some(v) = entry.config.get(k) {
+                        if let Some(v) = config.get(k) {
                             task.insert(k.into(), v.clone());
                         }
                     }
@@ -413,7 +427,9 @@ impl StandaloneHerder {
             })
             .collect())
     }
+}
 
+impl StandaloneHerder {
     /// Starts the tasks (all, or only those in `only`) from the stored task configs.
     fn start_tasks(&self, name: &str, entry: &mut Entry, only: Option<&[u32]>) {
         let worker = &self.inner.worker;
@@ -727,51 +743,8 @@ impl StandaloneHerder {
 
     /// Refreshes the gauges computed from current state (counts, statuses), before a scrape.
     pub async fn refresh_metrics(&self) {
-        let worker = &self.inner.worker;
-        let m = &worker.metrics;
         let names = self.connector_names().await;
-        m.connector_count.set(names.len() as i64);
-        let all_tasks = worker.status.all_tasks();
-        m.task_count.set(all_tasks.len() as i64);
-        m.status.clear();
-        m.connector_task_counts.clear();
-        for name in &names {
-            if let Some(s) = worker.status.connector(name) {
-                m.status
-                    .get_or_create(&crate::metrics::StatusLabels {
-                        connector: name.clone(),
-                        task: String::new(),
-                        status: s.state.name().to_ascii_lowercase(),
-                    })
-                    .set(1);
-            }
-            let tasks = worker.status.tasks_of(name);
-            for state in [
-                State::Running,
-                State::Paused,
-                State::Failed,
-                State::Unassigned,
-                State::Restarting,
-            ] {
-                let n = tasks.iter().filter(|(_, s)| s.state == state).count();
-                m.connector_task_counts
-                    .get_or_create(&crate::metrics::StatusLabels {
-                        connector: name.clone(),
-                        task: String::new(),
-                        status: state.name().to_ascii_lowercase(),
-                    })
-                    .set(n as i64);
-            }
-            for (i, s) in tasks {
-                m.status
-                    .get_or_create(&crate::metrics::StatusLabels {
-                        connector: name.clone(),
-                        task: i.to_string(),
-                        status: s.state.name().to_ascii_lowercase(),
-                    })
-                    .set(1);
-            }
-        }
+        super::offsets::refresh_metrics(&self.inner.worker, &names);
     }
 
     async fn reconfigure(&self, name: &str) {
@@ -801,7 +774,7 @@ impl StandaloneHerder {
     }
 }
 
-const STOPPED_REQUIRED: &str = "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/{name}/stop' endpoint";
+use super::offsets::STOPPED_REQUIRED;
 
 impl StandaloneHerder {
     /// The connector's type and config, for the offsets endpoints, if it exists.
@@ -810,10 +783,6 @@ impl StandaloneHerder {
             .map(|v| (v.info.connector_type, v.info.config))
     }
 
-    fn sink_client(&self, name: &str, config: &Props) -> (Props, String) {
-        let props = crate::runtime::kafka::admin_props(self.inner.worker.config.props(), config);
-        (props, format!("connect-{name}"))
-    }
 
     /// Checks the connector exists and is STOPPED with no tasks, holding the write lock.
     async fn stopped_entry(
@@ -830,38 +799,9 @@ impl StandaloneHerder {
         Ok(connectors)
     }
 
-    async fn source_offsets(&self, name: &str) -> Vec<ConnectorOffset> {
-        self.inner
-            .worker
-            .offsets
-            .entries()
-            .into_iter()
-            .filter_map(|(key, value)| {
-                let key: serde_json::Value = serde_json::from_str(&key).ok()?;
-                let [
-                    serde_json::Value::String(connector),
-                    serde_json::Value::Object(partition),
-                ] = key.as_array()?.as_slice()
-                else {
-                    return None;
-                };
-                if connector != name {
-                    return None;
-                }
-                let offset = match serde_json::from_str::<serde_json::Value>(&value).ok()? {
-                    serde_json::Value::Object(o) => Some(o),
-                    _ => None,
-                };
-                Some(ConnectorOffset {
-                    partition: partition.clone(),
-                    offset,
-                })
-            })
-            .collect()
-    }
 }
 
-fn sink_partition(p: &SourceMap) -> Result<TopicPartition, HerderError> {
+pub(crate) fn sink_partition(p: &SourceMap) -> Result<TopicPartition, HerderError> {
     let topic = p
         .get("kafka_topic")
         .and_then(|t| t.as_str())
@@ -888,7 +828,7 @@ fn sink_partition(p: &SourceMap) -> Result<TopicPartition, HerderError> {
     Ok(TopicPartition::new(topic, partition))
 }
 
-fn sink_offset(o: &SourceMap) -> Result<i64, HerderError> {
+pub(crate) fn sink_offset(o: &SourceMap) -> Result<i64, HerderError> {
     match o.get("kafka_offset").and_then(serde_json::Value::as_i64) {
         Some(n) if n >= 0 && o.len() == 1 => Ok(n),
         _ => Err(HerderError::BadRequest(
@@ -897,7 +837,7 @@ fn sink_offset(o: &SourceMap) -> Result<i64, HerderError> {
     }
 }
 
-fn check_source_map(what: &str, m: &SourceMap) -> Result<(), HerderError> {
+pub(crate) fn check_source_map(what: &str, m: &SourceMap) -> Result<(), HerderError> {
     // Offsets topic values may only hold primitives (Kafka's OffsetUtils).
     for (k, v) in m {
         if v.is_object() || v.is_array() {
@@ -982,29 +922,7 @@ impl Herder for StandaloneHerder {
         let (plugin_type, config) = self
             .plugin_and_config(name)
             .ok_or_else(|| not_found(name))?;
-        if plugin_type == PluginType::Source {
-            return Ok(self.source_offsets(name).await);
-        }
-        let (props, group) = self.sink_client(name, &config);
-        let subscription = crate::runtime::subscription(&config)
-            .map_err(|e| HerderError::BadRequest(e.to_string()))?;
-        let committed = crate::runtime::group_offsets::committed(props, group, subscription)
-            .await
-            .map_err(|e| HerderError::Internal(e.to_string()))?;
-        Ok(committed
-            .into_iter()
-            .map(|(tp, offset)| {
-                let mut partition = SourceMap::new();
-                partition.insert("kafka_topic".into(), tp.topic.into());
-                partition.insert("kafka_partition".into(), tp.partition.into());
-                let mut o = SourceMap::new();
-                o.insert("kafka_offset".into(), offset.into());
-                ConnectorOffset {
-                    partition,
-                    offset: Some(o),
-                }
-            })
-            .collect())
+        super::offsets::read(&self.inner.worker, name, plugin_type, &config).await
     }
 
     async fn alter_offsets(
@@ -1014,91 +932,13 @@ impl Herder for StandaloneHerder {
     ) -> Result<String, HerderError> {
         let connectors = self.stopped_entry(name).await?;
         let entry = connectors.get(name).ok_or_else(|| not_found(name))?;
-        if offsets.is_empty() {
-            return Err(HerderError::BadRequest(
-                "The offsets to be modified must not be null or empty".into(),
-            ));
-        }
-        match entry.plugin_type() {
-            PluginType::Sink => {
-                let mut commits = Vec::new();
-                for o in &offsets {
-                    let tp = sink_partition(&o.partition)?;
-                    match &o.offset {
-                        Some(offset) => commits.push((tp, sink_offset(offset)?)),
-                        None => {
-                            return Err(HerderError::BadRequest(format!(
-                                "Removing the offset of one sink partition ({tp}) is not supported yet; reset all of the connector's offsets with DELETE /connectors/{name}/offsets"
-                            )));
-                        }
-                    }
-                }
-                let (props, group) = self.sink_client(name, &entry.config);
-                crate::runtime::group_offsets::commit(props, group, commits)
-                    .await
-                    .map_err(|e| HerderError::Internal(e.to_string()))?;
-            }
-            _ => {
-                let mut writes = Vec::new();
-                for o in &offsets {
-                    if o.partition.is_empty() {
-                        return Err(HerderError::BadRequest(
-                            "Source partitions may not be null or empty".into(),
-                        ));
-                    }
-                    check_source_map("partition", &o.partition)?;
-                    if let Some(offset) = &o.offset {
-                        check_source_map("offset", offset)?;
-                    }
-                    writes.push((
-                        crate::runtime::offsets::offset_key(name, &o.partition),
-                        o.offset
-                            .as_ref()
-                            .map(|m| serde_json::Value::Object(m.clone()).to_string()),
-                    ));
-                }
-                self.inner
-                    .worker
-                    .offsets
-                    .set(writes)
-                    .await
-                    .map_err(|e| HerderError::Internal(e.to_string()))?;
-            }
-        }
-        Ok("The offsets for this connector have been altered successfully".into())
+        super::offsets::alter(&self.inner.worker, name, entry.plugin_type(), &entry.config, offsets).await
     }
 
     async fn reset_offsets(&self, name: &str) -> Result<String, HerderError> {
         let connectors = self.stopped_entry(name).await?;
         let entry = connectors.get(name).ok_or_else(|| not_found(name))?;
-        match entry.plugin_type() {
-            PluginType::Sink => {
-                let (props, group) = self.sink_client(name, &entry.config);
-                crate::runtime::group_offsets::delete_group(props, group)
-                    .await
-                    .map_err(|e| HerderError::Internal(e.to_string()))?;
-            }
-            _ => {
-                let tombstones = self
-                    .source_offsets(name)
-                    .await
-                    .into_iter()
-                    .map(|o| {
-                        (
-                            crate::runtime::offsets::offset_key(name, &o.partition),
-                            None,
-                        )
-                    })
-                    .collect();
-                self.inner
-                    .worker
-                    .offsets
-                    .set(tombstones)
-                    .await
-                    .map_err(|e| HerderError::Internal(e.to_string()))?;
-            }
-        }
-        Ok("The offsets for this connector have been reset successfully".into())
+        super::offsets::reset(&self.inner.worker, name, entry.plugin_type(), &entry.config).await
     }
 
     async fn refresh_metrics(&self) {
@@ -1118,7 +958,7 @@ const PASSED_ON_PREFIXES: &[&str] = &[
 ];
 
 /// Warns about keys nothing defines, as Kafka does; they are kept (a plugin may read them anyway).
-fn warn_unknown_keys(name: &str, report: &ValidationReport) {
+pub(crate) fn warn_unknown_keys(name: &str, report: &ValidationReport) {
     for c in report.configs.iter().filter(|c| c.definition.is_none()) {
         let key = c.value.name.as_str();
         if !PASSED_ON_PREFIXES.iter().any(|p| key.starts_with(p)) {
@@ -1128,7 +968,7 @@ fn warn_unknown_keys(name: &str, report: &ValidationReport) {
 }
 
 /// A config as REST may show it: PASSWORD values that are not `${...}` references are hidden.
-fn shown(config: &Props, password_keys: &BTreeSet<String>) -> Props {
+pub(crate) fn shown(config: &Props, password_keys: &BTreeSet<String>) -> Props {
     config
         .iter()
         .map(|(k, v)| {

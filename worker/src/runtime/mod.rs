@@ -114,7 +114,7 @@ impl TaskEnv {
     /// Records that the task used a topic (KIP-558), unless topic tracking is off.
     pub fn record_topic(&self, topic: &str) {
         if self.track_topics {
-            self.status.record_topic(&self.id.connector, topic);
+            self.status.record_topic(&self.id, topic);
         }
     }
 
