@@ -1,0 +1,1 @@
+//! A stand-in for the sock camera (work in progress).

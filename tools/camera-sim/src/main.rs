@@ -1,0 +1,2 @@
+//! `sluice-camera` (work in progress).
+fn main() {}
