@@ -138,7 +138,11 @@ impl PairUpdate {
 
 /// `"Pair"` for an even count, `"Un-matched"` for an odd one.
 pub fn pair_label(count: u64) -> &'static str {
-    if count.is_multiple_of(2) { "Pair" } else { "Un-matched" }
+    if count.is_multiple_of(2) {
+        "Pair"
+    } else {
+        "Un-matched"
+    }
 }
 
 /// A result to publish.
