@@ -261,8 +261,22 @@ impl WorkerMetadata {
     ///
     /// The allocation is embedded as an assignment blob of the same version whose `leader` and
     /// `leader-url` are empty, `config-offset` is this worker's, `revoked` is empty and `delay`
-    /// is 0 (Java embeds its last received assignment there; readers use only its items).
+    /// is 0. Members use [`WorkerMetadata::encode_with_last_assignment`], which embeds what
+    /// Java embeds.
     pub fn encode(&self, protocol: ConnectProtocol) -> Bytes {
+        self.encode_with_last_assignment(protocol, None)
+    }
+
+    /// Like [`WorkerMetadata::encode`], but the embedded allocation carries the error, leader,
+    /// leader URL, config offset, revocations and delay of `last` (the assignment last
+    /// received) around this metadata's items, as Java's worker does. Besides matching Java
+    /// byte for byte, this makes a member's metadata change after each assignment, which a
+    /// coordinator that rebalances only on changed metadata (Tansu) needs to see.
+    pub fn encode_with_last_assignment(
+        &self,
+        protocol: ConnectProtocol,
+        last: Option<&Assignment>,
+    ) -> Bytes {
         let mut buf = BytesMut::new();
         buf.put_i16(protocol.version());
         put_string(&mut buf, &self.url);
@@ -271,14 +285,20 @@ impl WorkerMetadata {
             match &self.allocation {
                 None => buf.put_i32(-1),
                 Some(allocation) => {
-                    let embedded = Assignment {
-                        error: Assignment::NO_ERROR,
-                        leader: String::new(),
-                        leader_url: String::new(),
-                        config_offset: self.config_offset,
-                        assigned: allocation.clone(),
-                        revoked: ConnectorsAndTasks::default(),
-                        delay_ms: 0,
+                    let embedded = match last {
+                        Some(last) => Assignment {
+                            assigned: allocation.clone(),
+                            ..last.clone()
+                        },
+                        None => Assignment {
+                            error: Assignment::NO_ERROR,
+                            leader: String::new(),
+                            leader_url: String::new(),
+                            config_offset: self.config_offset,
+                            assigned: allocation.clone(),
+                            revoked: ConnectorsAndTasks::default(),
+                            delay_ms: 0,
+                        },
                     }
                     .encode(protocol);
                     put_len(&mut buf, embedded.len());
@@ -583,6 +603,37 @@ mod tests {
         expected.extend_from_slice(&(embedded.len() as i32).to_be_bytes());
         expected.extend_from_slice(&embedded);
         let encoded = metadata.encode(ConnectProtocol::Sessioned);
+        assert_eq!(encoded.as_ref(), &expected[..]);
+        assert_eq!(WorkerMetadata::decode(&encoded).unwrap(), metadata);
+    }
+
+    #[test]
+    fn metadata_embeds_the_last_assignment_like_java() {
+        let metadata = WorkerMetadata {
+            url: "u".into(),
+            config_offset: 9,
+            allocation: Some(set(&["a"], &[])),
+        };
+        let last = Assignment {
+            error: 0,
+            leader: "L".into(),
+            leader_url: "v".into(),
+            config_offset: 8,
+            assigned: set(&[], &[("x", 0)]),
+            revoked: set(&[], &[("b", 1)]),
+            delay_ms: 5,
+        };
+        let embedded: Vec<u8> = vec![
+            0, 1, 0, 0, 0, 1, b'L', 0, 1, b'v', 0, 0, 0, 0, 0, 0, 0, 8, // header .. offset
+            0, 0, 0, 1, 0, 1, b'a', 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, // the allocation
+            0, 0, 0, 1, 0, 1, b'b', 0, 0, 0, 1, 0, 0, 0, 1, // last revoked
+            0, 0, 0, 5, // last delay
+        ];
+        let mut expected = vec![0, 1, 0, 1, b'u', 0, 0, 0, 0, 0, 0, 0, 9];
+        expected.extend_from_slice(&(embedded.len() as i32).to_be_bytes());
+        expected.extend_from_slice(&embedded);
+        let encoded =
+            metadata.encode_with_last_assignment(ConnectProtocol::Compatible, Some(&last));
         assert_eq!(encoded.as_ref(), &expected[..]);
         assert_eq!(WorkerMetadata::decode(&encoded).unwrap(), metadata);
     }
