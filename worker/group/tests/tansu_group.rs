@@ -272,3 +272,46 @@ async fn incremental_members_share_rebalance_and_take_over() {
 async fn eager_members_share_rebalance_and_take_over() {
     join_rebalance_leave(vec![ConnectProtocol::Eager], "sluice-group-eager").await;
 }
+
+/// The leader dies without a LeaveGroup: after the session timeout and the scheduled delay the
+/// survivor (now leader) runs everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_leader_death_hands_everything_to_the_survivor() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let broker = start_tansu().await;
+    let protocols = ConnectProtocol::from_config("sessioned").unwrap();
+    let group = "sluice-group-death";
+    let a = TestWorker::new("a", Duration::from_millis(1500));
+    let b = TestWorker::new("b", Duration::from_millis(1500));
+    let handle_a = spawn_member(member_config(&broker, protocols.clone(), group), a.clone());
+    wait_for(
+        "the first member to own everything",
+        Duration::from_secs(20),
+        || a.holdings() == configured(),
+    )
+    .await;
+    let handle_b = spawn_member(member_config(&broker, protocols, group), b.clone());
+    wait_for(
+        "both members to share the work",
+        Duration::from_secs(25),
+        || exactly_once(&[&a, &b]) && !a.holdings().is_empty() && !b.holdings().is_empty(),
+    )
+    .await;
+    let died = Instant::now();
+    drop(handle_a);
+    wait_for(
+        "the survivor to take everything",
+        Duration::from_secs(25),
+        || b.holdings() == configured(),
+    )
+    .await;
+    println!(
+        "survivor took over {:?} after the leader died",
+        died.elapsed()
+    );
+    assert_eq!(b.seen.lock().unwrap().lost, 0);
+    handle_b.leave().await;
+}
