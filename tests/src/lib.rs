@@ -28,6 +28,7 @@
 
 pub mod kafka;
 mod mosquitto;
+pub mod pairing;
 mod process;
 pub mod properties;
 pub mod rest;
