@@ -37,7 +37,10 @@ pub use record::{
     ConnectRecord, Header, Headers, SinkRecord, SourceMap, SourceRecord, TimestampType,
     TopicOffsets, TopicPartition,
 };
-pub use task::{OffsetStorageReader, SinkTask, SinkTaskContext, SourceTask, SourceTaskContext};
+pub use task::{
+    ErrantRecord, ErrantRecordReporter, OffsetStorageReader, SinkTask, SinkTaskContext, SourceTask,
+    SourceTaskContext,
+};
 pub use transform::{Predicate, Transform};
 
 /// Re-exported so plugins implement the async traits with the same macro version as the worker.

@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 
 use crate::config::Props;
-use crate::error::Result;
+use std::collections::BTreeSet;
+
+use crate::error::{ConnectError, Result};
 use crate::record::{SinkRecord, SourceMap, SourceRecord, TopicOffsets, TopicPartition};
 
 /// Reads source offsets the worker has committed for this connector.
@@ -70,11 +72,54 @@ pub trait SourceTask: Send {
     async fn stop(&mut self) -> Result<()>;
 }
 
-/// What the worker gives a sink task: its assignment and a way to ask for an early commit.
+/// What the worker gives a sink task: its assignment, a way to ask for an early commit, to pause
+/// and resume partitions (Kafka's `SinkTaskContext.pause/resume`), and the errant record reporter.
 #[derive(Clone, Default)]
 pub struct SinkTaskContext {
     assignment: Arc<Mutex<Vec<TopicPartition>>>,
     commit_requested: Arc<AtomicBool>,
+    paused: Arc<Mutex<PauseRequests>>,
+    /// `None` until the runtime enables the reporter (a dead letter queue or error log is set).
+    errant: Arc<Mutex<Option<Vec<ErrantRecord>>>>,
+}
+
+/// The partitions a task asked to pause, and whether that changed since the runtime last looked.
+#[derive(Debug, Default)]
+struct PauseRequests {
+    paused: BTreeSet<TopicPartition>,
+    changed: bool,
+}
+
+/// A record a sink task could not write, with why (Kafka's `ErrantRecordReporter.report`).
+#[derive(Debug)]
+pub struct ErrantRecord {
+    /// The record as the task received it.
+    pub record: SinkRecord,
+    /// Why it failed.
+    pub error: ConnectError,
+}
+
+/// Reports records a sink task could not write to the worker's error handling (dead letter queue
+/// and error log). Reports are queued; the worker writes every record reported before a
+/// `pre_commit` returns before it commits the offsets that `pre_commit` returned, so a task may
+/// count a reported record as done as soon as `report` returns.
+#[derive(Clone)]
+pub struct ErrantRecordReporter {
+    queue: Arc<Mutex<Option<Vec<ErrantRecord>>>>,
+}
+
+impl ErrantRecordReporter {
+    /// Queues `record` for the dead letter queue with `error` as the reason.
+    pub fn report(&self, record: SinkRecord, error: ConnectError) {
+        if let Some(queue) = self
+            .queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_mut()
+        {
+            queue.push(ErrantRecord { record, error });
+        }
+    }
 }
 
 impl SinkTaskContext {
@@ -96,6 +141,41 @@ impl SinkTaskContext {
         self.commit_requested.store(true, Ordering::SeqCst);
     }
 
+    /// Stops fetching from these partitions until [`SinkTaskContext::resume`] (back-pressure);
+    /// `put` keeps being called, with records of other partitions.
+    pub fn pause(&self, partitions: &[TopicPartition]) {
+        let mut p = self.paused.lock().unwrap_or_else(PoisonError::into_inner);
+        for tp in partitions {
+            p.changed |= p.paused.insert(tp.clone());
+        }
+    }
+
+    /// Fetches from these partitions again.
+    pub fn resume(&self, partitions: &[TopicPartition]) {
+        let mut p = self.paused.lock().unwrap_or_else(PoisonError::into_inner);
+        for tp in partitions {
+            p.changed |= p.paused.remove(tp);
+        }
+    }
+
+    /// The partitions the task has paused.
+    pub fn paused_partitions(&self) -> Vec<TopicPartition> {
+        let p = self.paused.lock().unwrap_or_else(PoisonError::into_inner);
+        p.paused.iter().cloned().collect()
+    }
+
+    /// The errant record reporter, if the connector has a dead letter queue or error log
+    /// (as in Kafka, `None` otherwise).
+    pub fn errant_record_reporter(&self) -> Option<ErrantRecordReporter> {
+        self.errant
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+            .then(|| ErrantRecordReporter {
+                queue: self.errant.clone(),
+            })
+    }
+
     /// Runtime side: records the current assignment.
     pub fn set_assignment(&self, partitions: Vec<TopicPartition>) {
         *self
@@ -107,6 +187,30 @@ impl SinkTaskContext {
     /// Runtime side: whether a commit was requested since the last call (and clears the flag).
     pub fn take_commit_request(&self) -> bool {
         self.commit_requested.swap(false, Ordering::SeqCst)
+    }
+
+    /// Runtime side: the paused set, if it changed since the last call.
+    pub fn take_pause_change(&self) -> Option<Vec<TopicPartition>> {
+        let mut p = self.paused.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::take(&mut p.changed).then(|| p.paused.iter().cloned().collect())
+    }
+
+    /// Runtime side: makes [`SinkTaskContext::errant_record_reporter`] available.
+    pub fn enable_errant_record_reporter(&self) {
+        let mut q = self.errant.lock().unwrap_or_else(PoisonError::into_inner);
+        if q.is_none() {
+            *q = Some(Vec::new());
+        }
+    }
+
+    /// Runtime side: the records reported since the last call.
+    pub fn take_errant_records(&self) -> Vec<ErrantRecord> {
+        self.errant
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 }
 
@@ -146,4 +250,45 @@ pub trait SinkTask: Send {
 
     /// Stops the task and releases what it holds.
     async fn stop(&mut self) -> Result<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{ConnectRecord, TimestampType};
+
+    #[test]
+    fn pause_changes_are_reported_once() {
+        let ctx = SinkTaskContext::new();
+        assert_eq!(ctx.take_pause_change(), None);
+        let tp = TopicPartition::new("t", 0);
+        ctx.pause(std::slice::from_ref(&tp));
+        ctx.pause(std::slice::from_ref(&tp));
+        assert_eq!(ctx.take_pause_change(), Some(vec![tp.clone()]));
+        assert_eq!(ctx.take_pause_change(), None);
+        ctx.resume(std::slice::from_ref(&tp));
+        assert_eq!(ctx.take_pause_change(), Some(vec![]));
+    }
+
+    #[test]
+    fn reporter_exists_only_when_enabled_and_queues_records() {
+        let ctx = SinkTaskContext::new();
+        assert!(ctx.errant_record_reporter().is_none());
+        ctx.enable_errant_record_reporter();
+        let reporter = ctx.errant_record_reporter().expect("enabled");
+        reporter.report(
+            SinkRecord {
+                record: ConnectRecord::new("t", crate::Value::Null),
+                timestamp_type: TimestampType::NoTimestampType,
+                original_topic: "t".into(),
+                original_kafka_partition: 0,
+                original_kafka_offset: 7,
+            },
+            ConnectError::data("bad"),
+        );
+        let taken = ctx.take_errant_records();
+        assert_eq!(taken.len(), 1);
+        assert_eq!(taken[0].record.original_kafka_offset, 7);
+        assert!(ctx.take_errant_records().is_empty());
+    }
 }

@@ -164,6 +164,11 @@ impl SinkTaskRunner {
         self.consumer.subscribe(&topics).map_err(|e| {
             ConnectError::connect(format!("Failed to subscribe to {topics:?}: {e}"))
         })?;
+        // Kafka offers a sink task an errant record reporter when the connector has a dead
+        // letter queue or error log.
+        if self.dlq.is_some() || self.errors.settings().log_enable {
+            self.context.enable_errant_record_reporter();
+        }
         self.task
             .start(std::mem::take(&mut self.task_props), self.context.clone())
             .await?;
@@ -208,10 +213,12 @@ impl SinkTaskRunner {
             } else if !batch.is_empty() {
                 self.deliver(batch).await?;
             }
+            self.apply_task_pauses(paused);
+            self.write_errant_records().await?;
             if last_commit.elapsed() >= self.env.flush_interval
                 || self.context.take_commit_request()
             {
-                self.commit_offsets(false).await;
+                self.commit_offsets(false).await?;
                 last_commit = Instant::now();
             }
         }
@@ -232,6 +239,86 @@ impl SinkTaskRunner {
         } else {
             State::Running
         });
+        if !paused {
+            // Partitions the task itself paused stay paused when the connector resumes.
+            self.pause_task_partitions(&self.context.paused_partitions());
+        }
+    }
+
+    /// Applies the task's `SinkTaskContext::pause/resume` requests to the consumer (while the
+    /// connector is paused everything stays paused; `set_paused` re-applies them on resume).
+    fn apply_task_pauses(&mut self, connector_paused: bool) {
+        let Some(paused) = self.context.take_pause_change() else {
+            return;
+        };
+        if connector_paused {
+            return;
+        }
+        let resume: TopicOffsets = self
+            .assignment
+            .iter()
+            .filter(|tp| !paused.contains(tp))
+            .map(|tp| (tp.clone(), 0))
+            .collect();
+        if let Err(e) = self.consumer.resume(&offsets_list(&resume)) {
+            tracing::warn!(task = %self.env.id, error = %e, "could not resume partitions");
+        }
+        self.pause_task_partitions(&paused);
+    }
+
+    fn pause_task_partitions(&self, partitions: &[TopicPartition]) {
+        let pause: TopicOffsets = partitions
+            .iter()
+            .filter(|tp| self.assignment.contains(*tp))
+            .map(|tp| (tp.clone(), 0))
+            .collect();
+        if pause.is_empty() {
+            return;
+        }
+        tracing::debug!(task = %self.env.id, partitions = pause.len(), "pausing partitions at the task's request");
+        if let Err(e) = self.consumer.pause(&offsets_list(&pause)) {
+            tracing::warn!(task = %self.env.id, error = %e, "could not pause partitions");
+        }
+    }
+
+    /// Writes the records the task reported through its errant record reporter: converted back
+    /// to bytes with the task's converters (as Kafka's `WorkerErrantRecordReporter` does), to the
+    /// dead letter queue and error log. Under `errors.tolerance=none` a reported record fails the
+    /// task, as in Kafka.
+    async fn write_errant_records(&mut self) -> Result<(), ConnectError> {
+        for errant in self.context.take_errant_records() {
+            let record = &errant.record;
+            let error = &errant.error;
+            self.env.metrics.total_record_failures.inc();
+            self.env.metrics.total_record_errors.inc();
+            if self.errors.settings().log_enable {
+                self.env.metrics.total_errors_logged.inc();
+                tracing::error!(
+                    task = %self.env.id,
+                    stage = Stage::TaskPut.name(),
+                    error_class = error.java_class_name(),
+                    "Error encountered in task {}. Executing stage '{}', where consumed record is {{topic='{}', partition={}, offset={}}}: {}",
+                    self.env.id,
+                    Stage::TaskPut.name(),
+                    record.original_topic,
+                    record.original_kafka_partition,
+                    record.original_kafka_offset,
+                    self.env.scrub(&error.to_string()),
+                );
+            }
+            if let Some(dlq) = &self.dlq {
+                let message = errant_message(&self.converters, record);
+                dlq.report(&message, Stage::TaskPut, error).await;
+            }
+            if !self.errors.settings().tolerate_all {
+                return Err(ConnectError::connect(format!(
+                    "Tolerance exceeded in error handler (stage {}): {error}",
+                    Stage::TaskPut.name()
+                )));
+            }
+            self.env.metrics.total_records_skipped.inc();
+        }
+        Ok(())
     }
 
     async fn handle_rebalance_events(&mut self) -> Result<(), ConnectError> {
@@ -345,7 +432,8 @@ impl SinkTaskRunner {
     }
 
     /// Asks the task which offsets are durable and commits those (never past what was consumed).
-    async fn commit_offsets(&mut self, sync: bool) {
+    /// Fails only when a record the task reported fails the task (`errors.tolerance=none`).
+    async fn commit_offsets(&mut self, sync: bool) -> Result<(), ConnectError> {
         let current: TopicOffsets = self
             .consumed
             .iter()
@@ -354,16 +442,21 @@ impl SinkTaskRunner {
             .collect();
         if current.is_empty() {
             self.env.metrics.offset_commit_skip.inc();
-            return;
+            return Ok(());
         }
         let started = Instant::now();
         let confirmed = match self.task.pre_commit(self.consumed.clone()).await {
-            Ok(c) => c,
+            // Records reported before pre_commit answered are written before their offsets are
+            // committed (the ErrantRecordReporter contract).
+            Ok(c) => {
+                self.write_errant_records().await?;
+                c
+            }
             Err(e) => {
                 self.env.metrics.offset_commit_failure.inc();
                 tracing::error!(task = %self.env.id, error = %self.env.scrub(&e.to_string()), "pre_commit failed; rewinding to the last committed offsets");
                 self.rewind();
-                return;
+                return Ok(());
             }
         };
         let to_commit: TopicOffsets = confirmed
@@ -376,7 +469,7 @@ impl SinkTaskRunner {
             .collect();
         if to_commit.is_empty() {
             self.env.metrics.offset_commit_skip.inc();
-            return;
+            return Ok(());
         }
         let tpl = offsets_list(&to_commit);
         let result = if sync {
@@ -412,6 +505,7 @@ impl SinkTaskRunner {
                 tracing::error!(task = %self.env.id, error = %e, "offset commit failed");
             }
         }
+        Ok(())
     }
 
     /// Seeks every assigned partition back to its last committed offset, so nothing the task did
@@ -434,8 +528,11 @@ impl SinkTaskRunner {
     }
 
     async fn shutdown(&mut self, clean: bool) {
-        if clean {
-            self.commit_offsets(true).await;
+        if clean && let Err(e) = self.commit_offsets(true).await {
+            self.env.fail(&e);
+        }
+        if let Err(e) = self.write_errant_records().await {
+            tracing::warn!(task = %self.env.id, error = %e, "records reported while stopping");
         }
         let assigned: Vec<TopicPartition> = self.assignment.iter().cloned().collect();
         if !assigned.is_empty()
@@ -449,6 +546,46 @@ impl SinkTaskRunner {
         self.consumer.unsubscribe();
         self.env.stopped();
     }
+}
+
+/// Rebuilds a Kafka message from a record a task reported, with the task's converters; a part
+/// that cannot be converted back is left empty rather than losing the report.
+fn errant_message(conv: &RecordConverters, record: &SinkRecord) -> OwnedMessage {
+    let topic = &record.original_topic;
+    let r = &record.record;
+    let key = conv
+        .key
+        .from_connect_data(topic, r.key_schema.as_deref(), &r.key)
+        .unwrap_or_default();
+    let value = conv
+        .value
+        .from_connect_data(topic, r.value_schema.as_deref(), &r.value)
+        .unwrap_or_default();
+    let mut headers = rdkafka::message::OwnedHeaders::new();
+    for h in &r.headers {
+        let bytes = conv
+            .header
+            .from_connect_header(topic, &h.key, h.schema.as_deref(), &h.value)
+            .unwrap_or_default();
+        headers = headers.insert(rdkafka::message::Header {
+            key: &h.key,
+            value: bytes.as_deref(),
+        });
+    }
+    let timestamp = match (record.timestamp_type, r.timestamp) {
+        (TimestampType::LogAppendTime, Some(t)) => rdkafka::Timestamp::LogAppendTime(t),
+        (_, Some(t)) => rdkafka::Timestamp::CreateTime(t),
+        (_, None) => rdkafka::Timestamp::NotAvailable,
+    };
+    OwnedMessage::new(
+        value,
+        key,
+        topic.clone(),
+        timestamp,
+        record.original_kafka_partition,
+        record.original_kafka_offset,
+        Some(headers),
+    )
 }
 
 /// Converts and transforms one consumed message; `None` when it was dropped or skipped. A free
