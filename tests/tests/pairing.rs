@@ -249,3 +249,183 @@ async fn kill_9_mid_sequence_then_restart_gives_the_table_of_an_uninterrupted_ru
     }
     assert!(job.terminate().await.is_some_and(|s| s.success()));
 }
+
+/// Subscribes to `topic` and collects every payload until `stop` resolves (plus a moment).
+async fn collect_mqtt(
+    url: &str,
+    topic: &str,
+) -> (
+    tokio::task::JoinHandle<Vec<Vec<u8>>>,
+    tokio::sync::oneshot::Sender<()>,
+) {
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+    let port: u16 = url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let mut options = MqttOptions::new("camera-test-subscriber", "127.0.0.1", port);
+    options.set_max_packet_size(16 * 1024 * 1024, 16 * 1024 * 1024);
+    let (client, mut eventloop) = AsyncClient::new(options, 100);
+    client
+        .subscribe(topic, QoS::AtLeastOnce)
+        .await
+        .expect("subscribe");
+    // Wait for the subscription to be acknowledged before anything is published.
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), eventloop.poll()).await {
+            Ok(Ok(Event::Incoming(Packet::SubAck(_)))) => break,
+            Ok(Ok(_)) => {}
+            other => panic!("subscribing to Mosquitto failed: {other:?}"),
+        }
+    }
+    let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(async move {
+        let _client = client;
+        let mut payloads = Vec::new();
+        let mut stopping_at: Option<Instant> = None;
+        loop {
+            if stopping_at.is_none() && stop_rx.try_recv().is_ok() {
+                stopping_at = Some(Instant::now() + Duration::from_millis(500));
+            }
+            if stopping_at.is_some_and(|at| Instant::now() >= at) {
+                return payloads;
+            }
+            if let Ok(Ok(Event::Incoming(Packet::Publish(publish)))) =
+                tokio::time::timeout(Duration::from_millis(50), eventloop.poll()).await
+            {
+                payloads.push(publish.payload.to_vec());
+            }
+        }
+    });
+    (handle, stop_tx)
+}
+
+async fn run_camera(args: &[String]) {
+    let output = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::process::Command::new(sluice_tests::pairing::camera_bin())
+            .args(args)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("sluice-camera finished within 60 s")
+    .expect("sluice-camera ran");
+    assert!(
+        output.status.success(),
+        "sluice-camera failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_camera_simulator_publishes_the_scripted_frames_to_mosquitto() {
+    use sluice_camera_sim::{Noise, Rng, frames, parse_script};
+    let mosquitto = sluice_tests::Mosquitto::start().await;
+    let dir = sluice_tests::temp_dir();
+    let script_text = "Blank 1s\nGoogle 3s\nBlank 2s\nMongo 2s\nBlank 1s\n";
+    let script_path = dir.path().join("socks.script");
+    std::fs::write(&script_path, script_text).expect("write script");
+    let (collector, stop) = collect_mqtt(&mosquitto.url(), "sockfound").await;
+    run_camera(&[
+        "--broker".into(),
+        mosquitto.url(),
+        "--script".into(),
+        script_path.display().to_string(),
+        "--seed".into(),
+        "11".into(),
+        "--speed".into(),
+        "10".into(),
+    ])
+    .await;
+    let _ = stop.send(());
+    let payloads = collector.await.expect("collector");
+
+    // Exactly the frames the script and seed give, in order, in the camera's JSON shape.
+    let script = parse_script(script_text).expect("script");
+    let expected = frames(&script, &Noise::default(), &mut Rng::new(11), 0);
+    assert!((25..=40).contains(&expected.len()), "{}", expected.len());
+    let received: Vec<Value> = payloads
+        .iter()
+        .map(|p| serde_json::from_slice(p).expect("JSON payload"))
+        .collect();
+    assert_eq!(received.len(), expected.len(), "{received:?}");
+    for (got, want) in received.iter().zip(&expected) {
+        let object = got.as_object().expect("object");
+        assert_eq!(object.len(), 2, "{got}");
+        assert_eq!(got["image"], want.label.as_str());
+        assert_eq!(got["probability"].as_f64(), Some(want.probability));
+    }
+    // A run of Google frames, blank runs around it, and any wrong frame alone.
+    let labels: Vec<&str> = received
+        .iter()
+        .map(|v| v["image"].as_str().expect("label"))
+        .collect();
+    assert_eq!(labels.first(), Some(&"Blank"));
+    assert!(
+        labels.iter().filter(|l| **l == "Google").count() >= 8,
+        "{labels:?}"
+    );
+    assert!(
+        labels.iter().filter(|l| **l == "Mongo").count() >= 5,
+        "{labels:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_camera_simulator_publishes_jpeg_frames_from_a_folder() {
+    let socks = sluice_tests::workspace_root().join("../shared/socks");
+    assert!(
+        socks.is_dir(),
+        "{} is missing (the shared sock photos)",
+        socks.display()
+    );
+    let mosquitto = sluice_tests::Mosquitto::start().await;
+    let dir = sluice_tests::temp_dir();
+    let script_path = dir.path().join("socks.script");
+    std::fs::write(&script_path, "Google 1s\nBlank 1s\nMongo 1s\n").expect("write script");
+    let (collector, stop) = collect_mqtt(&mosquitto.url(), "frames").await;
+    run_camera(&[
+        "--broker".into(),
+        mosquitto.url(),
+        "--topic".into(),
+        "frames".into(),
+        "--images".into(),
+        socks.display().to_string(),
+        "--script".into(),
+        script_path.display().to_string(),
+        "--wrong-frame".into(),
+        "0".into(),
+        "--phantom-frame".into(),
+        "0".into(),
+        "--speed".into(),
+        "10".into(),
+    ])
+    .await;
+    let _ = stop.send(());
+    let payloads = collector.await.expect("collector");
+    assert!((8..=13).contains(&payloads.len()), "{}", payloads.len());
+    let photos_of = |folder: &str| -> Vec<Vec<u8>> {
+        std::fs::read_dir(socks.join(folder))
+            .expect("folder")
+            .map(|e| std::fs::read(e.expect("entry").path()).expect("photo"))
+            .collect()
+    };
+    let (google, mongo) = (photos_of("class-google"), photos_of("class-mongo"));
+    let (mut from_google, mut from_mongo, mut generated) = (0, 0, 0);
+    for payload in &payloads {
+        assert_eq!(&payload[..2], &[0xFF, 0xD8], "not a JPEG");
+        if google.contains(payload) {
+            from_google += 1;
+        } else if mongo.contains(payload) {
+            from_mongo += 1;
+        } else {
+            generated += 1;
+        }
+    }
+    assert!(
+        from_google >= 3 && from_mongo >= 3 && generated >= 3,
+        "{from_google} {from_mongo} {generated}"
+    );
+}
