@@ -47,6 +47,7 @@ impl PluginRegistry {
         plugins.extend(sluice_connector_file::plugins());
         plugins.extend(sluice_connector_verifiable::plugins());
         plugins.extend(sluice_connector_mqtt::plugins());
+        plugins.extend(sluice_connector_elasticsearch::plugins());
         Self { plugins }
     }
 
