@@ -253,7 +253,10 @@ struct QuietContext;
 
 impl ClientContext for QuietContext {
     fn error(&self, error: KafkaError, reason: &str) {
-        if !matches!(error, KafkaError::PartitionEOF(_)) {
+        if !matches!(
+            error,
+            KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)
+        ) {
             warn!(error = %error, "state reader: {reason}");
         }
     }
@@ -402,6 +405,11 @@ pub fn run(
         events: Mutex::new(Vec::new()),
     };
     let mut consumer_config = client_config(&config, &config.consumer_props);
+    if !config.consumer_props.contains_key("fetch.wait.max.ms") {
+        // Pair records are due as soon as a window closes; some brokers (Tansu) hold a fetch
+        // for the whole wait even when records are there.
+        consumer_config.set("fetch.wait.max.ms", "10");
+    }
     let consumer: BaseConsumer<PairingContext> = consumer_config
         .set("group.id", &config.application_id)
         .set("enable.auto.commit", "false")
@@ -600,7 +608,14 @@ impl Job {
         if first_offsets.is_empty() {
             return Ok(());
         }
-        match self.commit(&outputs, &first_offsets) {
+        let started = Instant::now();
+        let committed = self.commit(&outputs, &first_offsets);
+        debug!(
+            outputs = outputs.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "transaction"
+        );
+        match committed {
             Ok(()) => {
                 self.metrics
                     .transactions
@@ -681,8 +696,7 @@ impl Job {
             self.send(topic, &encoded.key, Some(&encoded.value), *timestamp)?;
         }
         // Outputs first, acknowledged: a snapshot never gets ahead of what it produced.
-        producer
-            .flush(REQUEST_TIMEOUT)
+        self.flush()
             .map_err(|e| TxnFailure::classify("flushing outputs", e))?;
         let state_topic = self.config.state_topic();
         let mut offsets = TopicPartitionList::new();
@@ -713,8 +727,7 @@ impl Job {
                 )
                 .map_err(|e| TxnFailure::classify("listing offsets", e))?;
         }
-        producer
-            .flush(REQUEST_TIMEOUT)
+        self.flush()
             .map_err(|e| TxnFailure::classify("flushing the state", e))?;
         let group = self.consumer.group_metadata().ok_or_else(|| {
             TxnFailure::Abortable(RunError::Restore("no consumer group metadata yet".into()))
@@ -725,6 +738,19 @@ impl Job {
         producer
             .commit_transaction(REQUEST_TIMEOUT)
             .map_err(|e| TxnFailure::classify("committing", e))
+    }
+
+    /// Waits until every queued record is acknowledged. rdkafka's own `flush` polls in steps
+    /// of up to 100 ms, which would add that much to every transaction.
+    fn flush(&self) -> Result<(), KafkaError> {
+        let deadline = Instant::now() + REQUEST_TIMEOUT;
+        while self.producer.in_flight_count() > 0 {
+            if Instant::now() >= deadline {
+                return Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut));
+            }
+            self.producer.poll(Duration::from_millis(1));
+        }
+        Ok(())
     }
 
     fn send(

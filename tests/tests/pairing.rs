@@ -429,3 +429,60 @@ async fn the_camera_simulator_publishes_jpeg_frames_from_a_folder() {
         "{from_google} {from_mongo} {generated}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_instances_split_the_input_partitions() {
+    let tansu = Tansu::start().await;
+    let bootstrap = tansu.bootstrap();
+    kafka::create_topic(&bootstrap, "data_mqtt", 2).await;
+    let mut first = PairingProcess::start(&bootstrap, &[("instance.id", "a")]);
+    first.wait_assigned(2, Duration::from_secs(30)).await;
+    let second = PairingProcess::start(&bootstrap, &[("instance.id", "b")]);
+    // After the rebalance each owns one partition.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let a = first
+            .health()
+            .await
+            .map(|(_, b)| b["assigned_partitions"].clone());
+        let b = second
+            .health()
+            .await
+            .map(|(_, b)| b["assigned_partitions"].clone());
+        if a == Some(json!(1)) && b == Some(json!(1)) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no split: {a:?} {b:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A camera per partition: Google twice on partition 0, Mongo once on partition 1.
+    let camera_0 = [
+        hold("Google", 1000, 3000),
+        hold("Blank", 3000, 6000),
+        hold("Google", 6000, 8000),
+        hold("Blank", 8000, 20_000),
+    ]
+    .concat();
+    let camera_1 = [hold("Mongo", 2000, 4000), hold("Blank", 4000, 20_000)].concat();
+    let mut records: Vec<OutgoingRecord> = camera_0.iter().map(camera_record).collect();
+    records.extend(camera_1.iter().map(|f| camera_record(f).with_partition(1)));
+    kafka::produce_records(&bootstrap, "data_mqtt", &records).await;
+    let mut expected = reference(Mode::Sighting, &camera_0).0;
+    expected.extend(reference(Mode::Sighting, &camera_1).0);
+    assert_eq!(
+        counts(&expected),
+        BTreeMap::from([
+            ("Google".into(), (2, "Pair".into())),
+            ("Mongo".into(), (1, "Un-matched".into())),
+        ])
+    );
+    wait_for_table(&bootstrap, "sock_pairs", &expected).await;
+    // Each instance processed its own partition's records, none twice.
+    let a = first.metric("sluice_pairing_records_in_total").await;
+    let b = second.metric("sluice_pairing_records_in_total").await;
+    let mut seen = [a.unwrap_or(0.0) as usize, b.unwrap_or(0.0) as usize];
+    seen.sort_unstable();
+    let mut sizes = [camera_0.len(), camera_1.len()];
+    sizes.sort_unstable();
+    assert_eq!(seen, sizes);
+}

