@@ -49,7 +49,7 @@ pub enum Command {
         /// Connector configs: .properties files, JSON config objects, or JSON create requests.
         connectors: Vec<PathBuf>,
     },
-    /// Run a worker that joins a cluster through Kafka (not yet implemented).
+    /// Run a worker that joins a cluster through Kafka: configs, offsets and statuses in topics.
     Distributed {
         /// Worker settings (Java .properties; CONNECT_* environment variables override them).
         worker_properties: PathBuf,

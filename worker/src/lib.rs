@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod connector_config;
+pub mod distributed;
 pub mod herder;
 pub mod logging;
 pub mod metrics;

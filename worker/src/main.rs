@@ -20,11 +20,11 @@ async fn main() {
             }
         },
         Command::Distributed { worker_properties } => {
-            match standalone::distributed(worker_properties) {
+            match sluice_worker::distributed::run::run(worker_properties).await {
                 Ok(()) => 0,
                 Err(e) => {
                     eprintln!("sluice: {e:#}");
-                    2
+                    1
                 }
             }
         }

@@ -120,7 +120,7 @@ pub async fn run(
 }
 
 /// The Kafka cluster id for `GET /`; `None` when the cluster cannot be reached yet.
-async fn fetch_cluster_id(worker: &Worker) -> Option<String> {
+pub(crate) async fn fetch_cluster_id(worker: &Worker) -> Option<String> {
     let mut props = sluice_api::Props::new();
     props.insert(
         "bootstrap.servers".into(),
@@ -133,7 +133,7 @@ async fn fetch_cluster_id(worker: &Worker) -> Option<String> {
         .flatten()
 }
 
-async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -153,10 +153,4 @@ async fn wait_for_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
-}
-
-/// Distributed mode is not implemented yet: the config is checked, then the command says so.
-pub fn distributed(worker_file: PathBuf) -> anyhow::Result<()> {
-    WorkerConfig::load(&worker_file, Mode::Distributed).map_err(|e| anyhow::anyhow!("{e}"))?;
-    anyhow::bail!("distributed mode is not implemented yet; run `sluice standalone` for now")
 }

@@ -250,8 +250,10 @@ pub fn worker_config_def(mode: Mode) -> ConfigDef {
             .define(key("connect.protocol", String, value("sessioned"), Low,
                 "Group protocol: eager (stop everything on each rebalance), compatible (incremental) or sessioned (incremental, with signed internal requests).")
                 .validator(Validator::one_of_ignore_case(&["eager", "compatible", "sessioned"])))
-            .define(key("scheduled.rebalance.max.delay.ms", Int, value("300000"), Low,
-                "How long the group waits for a departed worker to return before its connectors and tasks are given to others.")
+            // Kafka waits 5 minutes; Sluice restarts in milliseconds, so 5 s covers a rolling
+            // restart while a dead worker's tasks run elsewhere within seconds.
+            .define(key("scheduled.rebalance.max.delay.ms", Int, value("5000"), Low,
+                "How long the group waits for a departed worker to return before its connectors and tasks are given to others. Sluice's default is 5000 ms (Kafka's is 300000): long enough for a rolling restart of a worker, short enough that a crashed worker's tasks run elsewhere within seconds.")
                 .validator(Validator::between(0.0, f64::from(i32::MAX))))
             .define(key("inter.worker.key.generation.algorithm", String, value("HmacSHA256"), Low,
                 "Algorithm of the key that signs requests between workers."))

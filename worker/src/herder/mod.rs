@@ -2,7 +2,7 @@
 //! implements it in [`standalone`], and distributed mode will implement it with forwarding to the
 //! leader, so REST handlers stay the same.
 
-mod offsets;
+pub(crate) mod offsets;
 pub mod standalone;
 
 use async_trait::async_trait;
@@ -29,6 +29,19 @@ pub enum HerderError {
     /// 500.
     #[error("{0}")]
     Internal(String),
+    /// 403 (a bad signature on an internal request).
+    #[error("{0}")]
+    Forbidden(String),
+    /// 503 (e.g. no session key yet).
+    #[error("{0}")]
+    Unavailable(String),
+    /// The request must run on another worker (the leader, or the owner of a connector or task):
+    /// its base URL, or `None` when it is not known (a rebalance is under way). The REST layer
+    /// forwards the request there (reference §1.4).
+    #[error(
+        "Cannot complete request momentarily due to no known leader URL, likely because a rebalance was underway."
+    )]
+    Forward(Option<String>),
 }
 
 /// A connector as REST shows it (`ConnectorInfo`).
@@ -127,4 +140,16 @@ pub trait Herder: Send + Sync {
     async fn reset_offsets(&self, name: &str) -> Result<String, HerderError>;
     /// Refreshes gauges computed from current state, before a scrape.
     async fn refresh_metrics(&self);
+    /// Internal endpoint `POST /connectors/NAME/tasks`: a follower hands the leader a
+    /// connector's new task configs (`body`, a JSON array), signed as `(algorithm, signature)`.
+    async fn put_task_configs(
+        &self,
+        _name: &str,
+        _body: &[u8],
+        _signature: Option<(&str, &str)>,
+    ) -> Result<(), HerderError> {
+        Err(HerderError::BadRequest(
+            "Task configs are only handed between workers in distributed mode".into(),
+        ))
+    }
 }

@@ -783,7 +783,6 @@ impl StandaloneHerder {
             .map(|v| (v.info.connector_type, v.info.config))
     }
 
-
     /// Checks the connector exists and is STOPPED with no tasks, holding the write lock.
     async fn stopped_entry(
         &self,
@@ -798,7 +797,6 @@ impl StandaloneHerder {
         }
         Ok(connectors)
     }
-
 }
 
 pub(crate) fn sink_partition(p: &SourceMap) -> Result<TopicPartition, HerderError> {
@@ -932,7 +930,14 @@ impl Herder for StandaloneHerder {
     ) -> Result<String, HerderError> {
         let connectors = self.stopped_entry(name).await?;
         let entry = connectors.get(name).ok_or_else(|| not_found(name))?;
-        super::offsets::alter(&self.inner.worker, name, entry.plugin_type(), &entry.config, offsets).await
+        super::offsets::alter(
+            &self.inner.worker,
+            name,
+            entry.plugin_type(),
+            &entry.config,
+            offsets,
+        )
+        .await
     }
 
     async fn reset_offsets(&self, name: &str) -> Result<String, HerderError> {

@@ -224,6 +224,29 @@ pub async fn task_status(
     Ok(axum::Json(entities::task_state(n, &s)).into_response())
 }
 
+/// `POST /connectors/NAME/tasks` (internal, distributed mode): a follower hands the leader a
+/// connector's task configs, signed with the session key.
+pub async fn put_task_configs(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+    let signature = match (
+        header("x-connect-request-signature-algorithm"),
+        header("x-connect-authorization"),
+    ) {
+        (Some(a), Some(s)) => Some((a, s)),
+        _ => None,
+    };
+    state
+        .herder
+        .put_task_configs(&name, &body, signature)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 /// `POST /connectors/NAME/tasks/N/restart`.
 pub async fn restart_task(
     State(state): State<AppState>,

@@ -3,6 +3,7 @@
 
 mod connectors;
 mod entities;
+pub mod forward;
 mod loggers;
 mod offsets;
 mod openapi;
@@ -37,6 +38,8 @@ pub struct AppState {
 pub struct ApiError {
     status: StatusCode,
     message: String,
+    /// The worker this request must be forwarded to (see [`forward`]).
+    forward_to: Option<String>,
 }
 
 impl ApiError {
@@ -45,6 +48,7 @@ impl ApiError {
         Self {
             status,
             message: message.into(),
+            forward_to: None,
         }
     }
 
@@ -66,15 +70,26 @@ impl From<HerderError> for ApiError {
             HerderError::Conflict(_) => StatusCode::CONFLICT,
             HerderError::BadRequest(_) => StatusCode::BAD_REQUEST,
             HerderError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            HerderError::Forbidden(_) => StatusCode::FORBIDDEN,
+            HerderError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            HerderError::Forward(_) => StatusCode::CONFLICT,
         };
-        Self::new(status, e.to_string())
+        let mut error = Self::new(status, e.to_string());
+        if let HerderError::Forward(Some(url)) = e {
+            error.forward_to = Some(url);
+        }
+        error
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"error_code": self.status.as_u16(), "message": self.message});
-        (self.status, axum::Json(body)).into_response()
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(url) = self.forward_to {
+            response.extensions_mut().insert(forward::ForwardTo(url));
+        }
+        response
     }
 }
 
@@ -167,6 +182,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route("PATCH", "/connectors/{name}/config"),
     route("GET", "/connectors/{name}/status"),
     route("GET", "/connectors/{name}/tasks"),
+    route("POST", "/connectors/{name}/tasks"),
     route("GET", "/connectors/{name}/tasks-config"),
     route("GET", "/connectors/{name}/tasks/{task}/status"),
     route("POST", "/connectors/{name}/tasks/{task}/restart"),
@@ -209,7 +225,10 @@ pub fn router(state: AppState) -> Router {
                 .patch(connectors::patch_config),
         )
         .route("/connectors/{name}/status", get(connectors::status))
-        .route("/connectors/{name}/tasks", get(connectors::tasks))
+        .route(
+            "/connectors/{name}/tasks",
+            get(connectors::tasks).post(connectors::put_task_configs),
+        )
         .route(
             "/connectors/{name}/tasks-config",
             get(connectors::tasks_config),
@@ -248,6 +267,7 @@ pub fn router(state: AppState) -> Router {
             put(plugins::validate),
         )
         .route("/connector-plugins/{plugin}/config", get(plugins::config))
+        .route_layer(axum::middleware::from_fn(forward::layer))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
