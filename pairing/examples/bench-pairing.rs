@@ -83,8 +83,8 @@ fn latency(bootstrap: &str, input: &str, pairs: &str, rate: f64, seconds: u64) {
     drop(assignment);
     let producer = producer(bootstrap);
     let interval = Duration::from_secs_f64(1.0 / rate);
-    // A sock: 0.6 s in view, then blank for longer than the merge gap.
-    let hold_frames = (0.6 * rate).ceil() as usize;
+    // A sock: 0.6 s (at least 5 frames) in view, then blank for longer than the merge gap.
+    let hold_frames = ((0.6 * rate).ceil() as usize).max(5);
     let blank_frames = ((gap as f64 / 1000.0 + 0.3) * rate).ceil() as usize;
     // First frame time -> last frame time of each sock shown.
     let mut socks: HashMap<(String, i64), i64> = HashMap::new();
