@@ -26,6 +26,7 @@
 //! # }
 //! ```
 
+pub mod es;
 pub mod kafka;
 mod mosquitto;
 pub mod pairing;
@@ -44,6 +45,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+pub use es::{EsOptions, EsStandIn};
 pub use kafka::ConsumedRecord;
 pub use mosquitto::{Mosquitto, MosquittoOptions, MosquittoTls};
 /// Signals for [`WorkerProcess::send_signal`].

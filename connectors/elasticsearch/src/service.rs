@@ -100,9 +100,20 @@ impl EsClient {
             }
             builder = builder.proxy(proxy);
         }
-        if config.urls.iter().any(|u| u.starts_with("https://")) {
-            builder = builder.tls_backend_preconfigured(tls_config(config)?);
-        }
+        // reqwest has no crypto provider of its own here (ring is ours), so it always gets a
+        // ready rustls config; plain-HTTP clients get one that trusts nothing.
+        let tls = if config.urls.iter().any(|u| u.starts_with("https://")) {
+            tls_config(config)?
+        } else {
+            rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth()
+        };
+        builder = builder.tls_backend_preconfigured(tls);
         let http = builder
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
