@@ -29,6 +29,7 @@ pub struct EsStandIn {
     process: ManagedChild,
     port: u16,
     tls: bool,
+    credentials: Option<(String, String)>,
     dir: TempDir,
     client: reqwest::Client,
 }
@@ -90,6 +91,7 @@ impl EsStandIn {
             process,
             port,
             tls: options.tls.is_some(),
+            credentials: options.credentials.clone(),
             dir,
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
@@ -153,8 +155,15 @@ impl EsStandIn {
             .unwrap_or_default()
     }
 
+    fn with_auth(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.credentials {
+            Some((u, p)) => request.basic_auth(u, Some(p)),
+            None => request,
+        }
+    }
+
     async fn get(&self, url: &str) -> Value {
-        match self.client.get(url).send().await {
+        match self.with_auth(self.client.get(url)).send().await {
             Ok(r) => r.json().await.unwrap_or(Value::Null),
             Err(_) => Value::Null,
         }
@@ -178,8 +187,7 @@ impl EsStandIn {
     /// Every document of `index` (`_search` with a large size).
     pub async fn search_all(&self, index: &str) -> Vec<Value> {
         let r = self
-            .client
-            .post(self.control(&format!("/{index}/_search")))
+            .with_auth(self.client.post(self.control(&format!("/{index}/_search"))))
             .header("content-type", "application/json")
             .body(json!({"size": 1_000_000, "query": {"match_all": {}}}).to_string())
             .send()

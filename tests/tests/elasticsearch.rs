@@ -86,12 +86,26 @@ async fn task_state(worker: &WorkerProcess, name: &str) -> (String, String) {
     )
 }
 
-async fn wait_failed(worker: &WorkerProcess, name: &str) -> String {
-    wait_until_described(&format!("task of {name} FAILED"), WAIT, POLL, || async {
-        task_state(worker, name).await.0 == "FAILED"
-    })
-    .await;
-    task_state(worker, name).await.1
+/// Waits for the task to fail. As in Kafka Connect, a sink task's background failure surfaces
+/// on its next `put`, so a record is produced to `topic` every 2 s meanwhile.
+async fn wait_failed(worker: &WorkerProcess, name: &str, bootstrap: &str, topic: &str) -> String {
+    let deadline = Instant::now() + WAIT;
+    let mut last_nudge = Instant::now();
+    loop {
+        let (state, trace) = task_state(worker, name).await;
+        if state == "FAILED" {
+            return trace;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "task of {name} did not fail: {state}"
+        );
+        if last_nudge.elapsed() > Duration::from_secs(2) {
+            kafka::produce_records(bootstrap, topic, &json_records(1, 1_000_000)).await;
+            last_nudge = Instant::now();
+        }
+        tokio::time::sleep(POLL).await;
+    }
 }
 
 fn json_records(n: usize, start: usize) -> Vec<OutgoingRecord> {
@@ -280,7 +294,7 @@ async fn item_outcomes_dlq_versions_and_tombstones() {
         ],
     )
     .await;
-    let trace = wait_failed(&worker, "fail").await;
+    let trace = wait_failed(&worker, "fail", &tansu.bootstrap(), "strict").await;
     assert!(trace.contains("document_parsing_exception"), "{trace}");
     assert_eq!(task_state(&worker, "warn").await.0, "RUNNING");
 }
@@ -340,7 +354,7 @@ async fn whole_request_and_item_retries() {
     // 429 for every item: retried max.retries times, then fatal.
     es.faults(json!({"item_rejections": 1000})).await;
     kafka::produce_records(&tansu.bootstrap(), "r2", &json_records(1, 0)).await;
-    let trace = wait_failed(&worker, "r2").await;
+    let trace = wait_failed(&worker, "r2", &tansu.bootstrap(), "r2").await;
     assert!(trace.contains("es_rejected_execution_exception"), "{trace}");
     es.faults(json!({"item_rejections": 0})).await;
     let before = bulk_statuses(&es.requests().await).len();
@@ -348,7 +362,7 @@ async fn whole_request_and_item_retries() {
     es.faults(json!({"fail_status": 503, "fail_requests": 1000}))
         .await;
     kafka::produce_records(&tansu.bootstrap(), "r3", &json_records(1, 0)).await;
-    let trace = wait_failed(&worker, "r3").await;
+    let trace = wait_failed(&worker, "r3", &tansu.bootstrap(), "r3").await;
     assert!(
         trace.contains("Bulk request failed") && trace.contains("after 3 attempt(s)"),
         "{trace}"
