@@ -611,26 +611,19 @@ async fn metrics_use_connect_names() {
     }
 }
 
-/// The distributed example file is a valid worker config; the mode itself says it is not there yet.
-#[tokio::test]
-async fn distributed_example_config_is_valid() {
-    let props: Vec<(String, String)> =
-        sluice_config::load_properties(&config_file("connect-distributed.properties"))
-            .expect("configs/connect-distributed.properties")
-            .into_iter()
-            .collect();
-    let mut worker = WorkerCommand::distributed(props).without_defaults().spawn();
-    let status = worker
-        .wait_exit(Duration::from_secs(30))
-        .await
-        .expect("exits");
-    assert_eq!(status.code(), Some(2));
-    let log = worker.log_text();
-    assert!(log.contains("not implemented yet"), "{log}");
-    assert!(
-        !log.contains("Missing required configuration"),
-        "the file is complete: {log}"
-    );
+/// The distributed example file is a complete, valid distributed worker config.
+#[test]
+fn distributed_example_config_is_valid() {
+    let props = sluice_config::load_properties(&config_file("connect-distributed.properties"))
+        .expect("configs/connect-distributed.properties");
+    let config = sluice_config::WorkerConfig::from_sources(
+        props,
+        "connect-distributed.properties",
+        Vec::new(),
+        sluice_config::Mode::Distributed,
+    )
+    .expect("a valid distributed worker config");
+    assert_eq!(config.config().string("group.id"), Some("connect-cluster"));
 }
 
 /// The JSON example connector files load as connector configs.

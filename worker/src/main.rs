@@ -7,6 +7,9 @@ use sluice_worker::standalone;
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
+    // One TLS crypto provider for every rustls user in the process (HTTP clients, listeners):
+    // ring, which builds without cmake. Fails only when one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     init_logging(&cli);
     let code = match cli.command {
         Command::Standalone {
