@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
 fn doc(i: usize) -> String {
-    json!({"image": ["Google", "Mongo", "Github"][i % 3], "probability": 50.0 + (i % 50) as f64, "n": i}).to_string()
+    let image = ["Google", "Mongo", "Github"][i % 3];
+    json!({"image": image, "probability": 50.0 + (i % 50) as f64, "n": i}).to_string()
 }
 
 async fn count(client: &reqwest::Client, url: &str, index: &str) -> u64 {
