@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
@@ -49,19 +49,25 @@ async fn main() {
             let mut pending = Vec::with_capacity(10_000);
             for i in 0..n {
                 let payload = doc(i);
-                pending.push(producer.send(
-                    FutureRecord::<(), String>::to(&topic).payload(&payload),
-                    Duration::from_secs(60),
-                ));
-                if pending.len() == 10_000 {
-                    for p in pending.drain(..) {
-                        p.await.expect("delivery");
+                let mut record = FutureRecord::<(), String>::to(&topic).payload(&payload);
+                // The local queue is bounded: wait for deliveries when it is full.
+                let future = loop {
+                    match producer.send_result(record) {
+                        Ok(f) => break f,
+                        Err((_, r)) => {
+                            record = r;
+                            for p in pending.drain(..) {
+                                let _ = p.await;
+                            }
+                        }
                     }
-                }
+                };
+                pending.push(future);
             }
             for p in pending {
-                p.await.expect("delivery");
+                let _ = p.await;
             }
+            producer.flush(Duration::from_secs(60)).expect("flush");
         }
         "wait" => {
             let (url, index, n) = (arg(1), arg(2), num(3) as u64);
