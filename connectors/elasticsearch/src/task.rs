@@ -114,6 +114,18 @@ impl OffsetTracker {
     }
 }
 
+/// B.4 step 8: `Some(true)` to pause when more than 10× `max.buffered.records` offsets are
+/// tracked, `Some(false)` to resume at 5× or less, `None` to leave things as they are.
+fn pause_change(paused: bool, entries: usize, max_buffered: usize) -> Option<bool> {
+    if !paused && entries > max_buffered.saturating_mul(10) {
+        Some(true)
+    } else if paused && entries <= max_buffered.saturating_mul(5) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 /// State shared by `put`, the processor and the bulk requests.
 struct Shared {
     /// Records queued or in flight.
@@ -306,21 +318,22 @@ impl Running {
     /// offsets are tracked (records stuck behind an unfinished one), resume at 5×.
     fn update_pause(&mut self) {
         let entries = self.shared.tracker().len();
-        let limit = self.config.max_buffered_records;
-        if !self.paused && entries > limit.saturating_mul(10) {
-            let assignment = self.context.assignment();
+        let Some(pause) = pause_change(self.paused, entries, self.config.max_buffered_records)
+        else {
+            return;
+        };
+        let assignment = self.context.assignment();
+        if pause {
             tracing::info!(
                 entries,
                 "pausing all partitions: too many records awaiting their offset"
             );
             self.context.pause(&assignment);
-            self.paused = true;
-        } else if self.paused && entries <= limit.saturating_mul(5) {
-            let assignment = self.context.assignment();
+        } else {
             tracing::info!(entries, "resuming all partitions");
             self.context.resume(&assignment);
-            self.paused = false;
         }
+        self.paused = pause;
     }
 
     async fn put_one(&mut self, record: SinkRecord) -> Result<()> {
@@ -758,6 +771,15 @@ mod tests {
         assert_eq!(t.offsets().get(&tp), Some(&4));
         t.remove(std::slice::from_ref(&tp));
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn pause_at_ten_times_resume_at_five_times_the_buffer() {
+        assert_eq!(pause_change(false, 100, 10), None);
+        assert_eq!(pause_change(false, 101, 10), Some(true));
+        assert_eq!(pause_change(true, 51, 10), None);
+        assert_eq!(pause_change(true, 50, 10), Some(false));
+        assert_eq!(pause_change(true, 0, 10), Some(false));
     }
 
     fn config(pairs: &[(&str, &str)]) -> EsConfig {
