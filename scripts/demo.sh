@@ -91,6 +91,13 @@ rest="http://127.0.0.1:$first_port"
 wait_http "$rest/health"
 echo "demo: $workers distributed worker(s) ready: $rest"
 
+# The pairing job first: it creates the topics the Elasticsearch sink subscribes to.
+"$bin/sluice-pairing" "$root/configs/pairing.properties" \
+    --set "bootstrap.servers=$KAFKA_BOOTSTRAP" --set "application.id=$group-pairing" \
+    --http 127.0.0.1:0 --table 2>"$work/pairing.log" &
+pids+=($!)
+for _ in $(seq 100); do grep -q 'consuming input' "$work/pairing.log" 2>/dev/null && break; sleep 0.2; done
+
 post() { # $1: JSON body
     local answer
     answer=$(curl -s -w '\n%{http_code}' -X POST -H 'content-type: application/json' "$rest/connectors" -d "$1")
@@ -128,10 +135,6 @@ JSON
 )"
 echo "demo: connectors submitted: $(curl -s "$rest/connectors")"
 
-"$bin/sluice-pairing" "$root/configs/pairing.properties" \
-    --set "bootstrap.servers=$KAFKA_BOOTSTRAP" --set "application.id=$group-pairing" \
-    --http 127.0.0.1:0 --table 2>"$work/pairing.log" &
-pids+=($!)
 
 # shellcheck disable=SC2086
 "$bin/sluice-camera" --broker "tcp://127.0.0.1:$MQTT_PORT" --topic sockfound --loop ${CAMERA_ARGS:-} \
