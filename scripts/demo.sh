@@ -103,9 +103,21 @@ post() { # $1: JSON body
     answer=$(curl -s -w '\n%{http_code}' -X POST -H 'content-type: application/json' "$rest/connectors" -d "$1")
     [[ ${answer##*$'\n'} == 201 ]] || { echo "demo: creating a connector failed: $answer" >&2; exit 1; }
 }
+# Real photos need the classifier SMT to become the camera's {"image","probability"} messages.
+classifier=
+if [[ " ${CAMERA_ARGS:-} " == *" --images "* ]]; then
+    [[ -f models/sock-classifier/build/sock-classifier.onnx ]] || models/sock-classifier/build.sh
+    classifier=$(cat <<JSON
+  "transforms": "classify",
+  "transforms.classify.type": "ImageClassifier",
+  "transforms.classify.model.path": "$root/models/sock-classifier/build/sock-classifier.onnx",
+  "transforms.classify.labels.path": "$root/models/sock-classifier/labels.txt",
+JSON
+)
+fi
 # The original demo's MQTT source, with its ${file:} credentials, unchanged but for the path.
 post "$(cat <<JSON
-{"name": "mqtt-socks", "config": {
+{"name": "mqtt-socks", "config": {$classifier
   "connector.class": "io.confluent.connect.mqtt.MqttSourceConnector",
   "mqtt.server.uri": "\${file:$work/credentials.properties:MQTT_URI}",
   "mqtt.username": "\${file:$work/credentials.properties:MQTT_USERNAME}",
