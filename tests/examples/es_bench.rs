@@ -35,7 +35,9 @@ async fn main() {
             .unwrap_or_else(|| panic!("missing argument {i}"))
     };
     let num = |i: usize| arg(i).parse::<usize>().expect("a number");
-    let client = reqwest::Client::new();
+    let client = sluice_tests::http_client_builder()
+        .build()
+        .expect("an HTTP client");
     match arg(0).as_str() {
         "produce" => {
             let producer: FutureProducer = rdkafka::ClientConfig::new()

@@ -93,7 +93,7 @@ impl EsStandIn {
             tls: options.tls.is_some(),
             credentials: options.credentials.clone(),
             dir,
-            client: reqwest::Client::builder()
+            client: crate::http_client_builder()
                 .timeout(Duration::from_secs(10))
                 .build()
                 .expect("client"),

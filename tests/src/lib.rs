@@ -27,6 +27,18 @@
 //! ```
 
 pub mod es;
+
+/// A `reqwest` client builder for tests. The workspace builds reqwest with rustls but without a
+/// built-in crypto provider (the ring provider is used everywhere: no cmake), so a process must
+/// install one before building a client; this does it once.
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    static PROVIDER: std::sync::Once = std::sync::Once::new();
+    PROVIDER.call_once(|| {
+        // Fails only when a provider is installed already, which is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::builder()
+}
 pub mod kafka;
 mod mosquitto;
 pub mod pairing;

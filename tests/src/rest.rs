@@ -39,7 +39,7 @@ pub async fn request(
 ) -> Result<(u16, Value), reqwest::Error> {
     // A client per call: a client's pooled connections belong to the runtime that made them,
     // and tests each run their own runtime.
-    let client = reqwest::Client::builder()
+    let client = crate::http_client_builder()
         .no_proxy()
         .timeout(REQUEST_TIMEOUT)
         .build()?;

@@ -182,7 +182,9 @@ async fn item_outcomes_dlq_versions_and_tombstones() {
     let tansu = Tansu::start().await;
     let es = EsStandIn::start().await;
     let dir = sluice_tests::temp_dir();
-    let client = reqwest::Client::new();
+    let client = sluice_tests::http_client_builder()
+        .build()
+        .expect("an HTTP client");
     // Pre-existing index with a mapping: the connector must not change it.
     let r = client
         .put(format!("{}/people", es.url()))

@@ -146,7 +146,7 @@ async fn run_bounded(mut command: Command, log: &Path, limit: Duration) -> bool 
 #[tokio::test]
 async fn the_worker_serves_the_document_in_the_repository() {
     let (_tansu, worker) = start_worker().await;
-    let response = reqwest::Client::builder()
+    let response = sluice_tests::http_client_builder()
         .no_proxy()
         .build()
         .expect("HTTP client")

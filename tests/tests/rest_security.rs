@@ -217,7 +217,7 @@ async fn http(
     url: &str,
     headers: &[(&str, &str)],
 ) -> reqwest::Result<Answer> {
-    let client = reqwest::Client::builder()
+    let client = sluice_tests::http_client_builder()
         .no_proxy()
         .timeout(Duration::from_secs(30))
         .build()?;

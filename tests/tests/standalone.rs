@@ -277,7 +277,9 @@ async fn rest_rejects_bad_input_with_connect_error_bodies() {
             .as_str()
             .is_some_and(|m| m.contains("com.example.Nope"))
     );
-    let response = reqwest::Client::new()
+    let response = sluice_tests::http_client_builder()
+        .build()
+        .expect("an HTTP client")
         .post(worker.url("/connectors"))
         .header("content-type", "application/json")
         .body("{not json")

@@ -10,6 +10,8 @@ async fn root_auth_content_type_and_faults() {
     };
     let server = start(0, options, None).await.unwrap();
     let url = server.url();
+    // reqwest is built without a crypto provider in this workspace: install ring first.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::new();
 
     // D.1: no credentials → 401 with the Basic challenge and the product header.

@@ -72,7 +72,8 @@ fn distributed_defaults_and_required_keys() {
     assert_eq!(c.int("rebalance.timeout.ms"), Some(60000));
     assert_eq!(c.int("worker.sync.timeout.ms"), Some(3000));
     assert_eq!(c.int("worker.unsync.backoff.ms"), Some(300000));
-    assert_eq!(c.int("scheduled.rebalance.max.delay.ms"), Some(300000));
+    // Sluice's default (Kafka: 300000): see the key's documentation.
+    assert_eq!(c.int("scheduled.rebalance.max.delay.ms"), Some(5000));
     assert_eq!(c.string("connect.protocol"), Some("sessioned"));
     assert_eq!(c.string("exactly.once.source.support"), Some("disabled"));
     // Topic settings for the internal topics are not unknown keys.

@@ -233,6 +233,18 @@ pub async fn put_task_configs(
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+    // The body is kept as bytes (the signature covers them exactly), so check the type here.
+    if let Some(ct) = header("content-type")
+        && !ct
+            .split(';')
+            .next()
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+    {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "HTTP 415 Unsupported Media Type",
+        ));
+    }
     let signature = match (
         header("x-connect-request-signature-algorithm"),
         header("x-connect-authorization"),
