@@ -528,7 +528,14 @@ async fn kill_9_mid_batch_reindexes_without_duplicates() {
     // Slow bulks keep a batch in flight when the kill comes.
     es.faults(json!({"delay_ms": 150})).await;
     let config = sink("crash", &es, json!({"batch.size": "200"}));
-    let mut worker = start_worker(&tansu, dir.path(), &[("crash", config)]).await;
+    // No offset commit before the kill (long flush interval), so the restart must replay what
+    // was already indexed: the test then checks that the replay overwrites instead of adding.
+    let mut props = worker_props(&tansu);
+    props.retain(|(k, _)| k != "offset.flush.interval.ms");
+    props.push(("offset.flush.interval.ms".into(), "600000".into()));
+    let file = connector_file(dir.path(), "crash", config);
+    let mut worker = WorkerCommand::standalone(props, [file]).spawn();
+    worker.wait_ready().await;
     kafka::produce_records(&tansu.bootstrap(), "crash", &json_records(N as usize, 0)).await;
     wait_until_described(
         "a fifth indexed",
