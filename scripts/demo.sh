@@ -105,6 +105,7 @@ post() { # $1: JSON body
 }
 # Real photos need the classifier SMT to become the camera's {"image","probability"} messages.
 classifier=
+value_converter=org.apache.kafka.connect.converters.ByteArrayConverter
 if [[ " ${CAMERA_ARGS:-} " == *" --images "* ]]; then
     [[ -f models/sock-classifier/build/sock-classifier.onnx ]] || models/sock-classifier/build.sh
     classifier=$(cat <<JSON
@@ -112,8 +113,11 @@ if [[ " ${CAMERA_ARGS:-} " == *" --images "* ]]; then
   "transforms.classify.type": "ImageClassifier",
   "transforms.classify.model.path": "$root/models/sock-classifier/build/sock-classifier.onnx",
   "transforms.classify.labels.path": "$root/models/sock-classifier/labels.txt",
+  "value.converter.schemas.enable": "false",
 JSON
 )
+    # The SMT's {"image","probability"} value is written as plain JSON, like the camera's.
+    value_converter=org.apache.kafka.connect.json.JsonConverter
 fi
 # The original demo's MQTT source, with its ${file:} credentials, unchanged but for the path.
 post "$(cat <<JSON
@@ -125,7 +129,7 @@ post "$(cat <<JSON
   "mqtt.topics": "sockfound",
   "kafka.topic": "data_mqtt",
   "key.converter": "org.apache.kafka.connect.storage.StringConverter",
-  "value.converter": "org.apache.kafka.connect.converters.ByteArrayConverter",
+  "value.converter": "$value_converter",
   "tasks.max": "1",
   "confluent.topic.bootstrap.servers": "$KAFKA_BOOTSTRAP",
   "confluent.topic.replication.factor": "1"}}
