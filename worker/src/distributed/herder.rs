@@ -32,8 +32,11 @@ use tokio::sync::mpsc;
 
 use super::config_store::{ConfigEvent, ConfigSnapshot, ConfigStore, RestartRequest, SessionKey};
 use super::signature;
-use crate::connector_config::{self, ValidationError, ValidationReport};
-use crate::herder::standalone::{generate_task_configs, shown, validate_name, warn_unknown_keys};
+use crate::connector_config::{self, ValidationReport};
+use crate::herder::standalone::{
+    generate_task_configs, keep_hidden_passwords, name_config, require_valid, resolve, shown,
+    validate_config,
+};
 use crate::herder::{ConnectorInfo, ConnectorOffset, ConnectorStatus, Herder, HerderError};
 use crate::runtime::{TaskHandle, TaskSpec, Worker};
 use crate::status::{State, Status, TargetState, TaskId};
@@ -233,13 +236,7 @@ impl DistributedHerder {
     }
 
     fn resolve(&self, props: &Props) -> Result<Resolved, HerderError> {
-        let resolved = self
-            .inner
-            .providers
-            .resolve(props)
-            .map_err(|e| HerderError::BadRequest(e.to_string()))?;
-        crate::logging::register_secrets(&resolved.secrets);
-        Ok(resolved)
+        resolve(&self.inner.providers, props)
     }
 
     fn plugin_of(&self, config: &Props) -> Option<PluginDesc> {
@@ -952,14 +949,7 @@ impl Herder for DistributedHerder {
     }
 
     fn validate(&self, config: &Props) -> Result<ValidationReport, HerderError> {
-        let resolved = self.resolve(config)?;
-        connector_config::validate(&self.inner.worker.registry, config, &resolved.props).map_err(
-            |e| match e {
-                ValidationError::NoConnectorClass(_) | ValidationError::UnknownConnector(_) => {
-                    HerderError::BadRequest(e.to_string())
-                }
-            },
-        )
+        validate_config(&self.inner.worker.registry, &self.inner.providers, config)
     }
 
     async fn put_connector(
@@ -969,17 +959,7 @@ impl Herder for DistributedHerder {
         initial_state: Option<TargetState>,
         replace: bool,
     ) -> Result<(ConnectorInfo, bool), HerderError> {
-        validate_name(name)?;
-        match config.get("name") {
-            Some(n) if n != name => {
-                return Err(HerderError::BadRequest(format!(
-                    "Connector name configuration ({n}) doesn't match connector name in the URL ({name})"
-                )));
-            }
-            _ => {
-                config.insert("name".into(), name.to_owned());
-            }
-        }
+        name_config(name, &mut config)?;
         self.require_leader()?;
         let snapshot = self.snapshot();
         let existing = snapshot.connectors.get(name);
@@ -989,25 +969,10 @@ impl Herder for DistributedHerder {
             )));
         }
         if let Some(existing) = existing {
-            // A config read back from REST shows passwords as [hidden]; writing it back keeps them.
-            for key in self.password_keys(existing) {
-                if let (Some(v), Some(old)) = (config.get_mut(&key), existing.get(&key))
-                    && v == sluice_api::config::HIDDEN
-                {
-                    *v = old.clone();
-                }
-            }
+            keep_hidden_passwords(&mut config, existing, &self.password_keys(existing));
         }
         let report = self.validate(&config)?;
-        if report.error_count() > 0 {
-            let messages = report.error_messages();
-            return Err(HerderError::BadRequest(format!(
-                "Connector configuration is invalid and contains the following {} error(s):\n{}\nYou can also find the above list of errors at the endpoint `/connector-plugins/{{connectorType}}/config/validate`",
-                messages.len(),
-                messages.join("\n")
-            )));
-        }
-        warn_unknown_keys(name, &report);
+        require_valid(name, &report)?;
         let created = existing.is_none();
         let target = if created { initial_state } else { None };
         self.inner

@@ -71,9 +71,8 @@ fn apply(store: &StatusStore, record: LogRecord) {
     }
 }
 
-enum Write {
-    Record(String, Option<Vec<u8>>),
-}
+/// A status record to write: key and value (`None`: a tombstone).
+type Write = (String, Option<Vec<u8>>);
 
 /// Sends this worker's status changes to the topic, in order, from a background task.
 struct TopicPublisher {
@@ -82,14 +81,13 @@ struct TopicPublisher {
 
 impl StatusPublisher for TopicPublisher {
     fn connector(&self, name: &str, status: Option<&Status>) {
-        let _ = self.writes.send(Write::Record(
-            format!("status-connector-{name}"),
-            status.map(status_value),
-        ));
+        let _ = self
+            .writes
+            .send((format!("status-connector-{name}"), status.map(status_value)));
     }
 
     fn task(&self, id: &TaskId, status: Option<&Status>) {
-        let _ = self.writes.send(Write::Record(
+        let _ = self.writes.send((
             format!("status-task-{}-{}", id.connector, id.task),
             status.map(status_value),
         ));
@@ -104,10 +102,9 @@ impl StatusPublisher for TopicPublisher {
                 .to_string()
                 .into_bytes()
         });
-        let _ = self.writes.send(Write::Record(
-            format!("status-topic-{topic}:connector-{connector}"),
-            value,
-        ));
+        let _ = self
+            .writes
+            .send((format!("status-topic-{topic}:connector-{connector}"), value));
     }
 }
 
@@ -131,10 +128,10 @@ impl StatusTopic {
             })
             .await?,
         );
-        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (tx, mut rx) = mpsc::unbounded_channel::<Write>();
         let writer = log.clone();
         tokio::spawn(async move {
-            while let Some(Write::Record(key, value)) = rx.recv().await {
+            while let Some((key, value)) = rx.recv().await {
                 // Statuses are best effort, as in Kafka: retry a while, then log and move on.
                 let mut delay = Duration::from_millis(100);
                 for attempt in 0..5 {

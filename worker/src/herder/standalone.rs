@@ -105,6 +105,74 @@ pub(crate) fn validate_name(name: &str) -> Result<(), HerderError> {
     Ok(())
 }
 
+/// Sets the config's `name` to the URL's name, or fails when the config names another connector.
+pub(crate) fn name_config(name: &str, config: &mut Props) -> Result<(), HerderError> {
+    validate_name(name)?;
+    match config.get("name") {
+        Some(n) if n != name => Err(HerderError::BadRequest(format!(
+            "Connector name configuration ({n}) doesn't match connector name in the URL ({name})"
+        ))),
+        _ => {
+            config.insert("name".into(), name.to_owned());
+            Ok(())
+        }
+    }
+}
+
+/// A config read back from REST shows passwords as `[hidden]`; writing it back keeps the stored
+/// values of those keys.
+pub(crate) fn keep_hidden_passwords<'a>(
+    config: &mut Props,
+    stored: &Props,
+    password_keys: impl IntoIterator<Item = &'a String>,
+) {
+    for key in password_keys {
+        if let (Some(v), Some(old)) = (config.get_mut(key), stored.get(key))
+            && v == sluice_api::config::HIDDEN
+        {
+            *v = old.clone();
+        }
+    }
+}
+
+/// Resolves config-provider references; the resolved secrets are hidden from every log line
+/// from then on, whoever writes it.
+pub(crate) fn resolve(providers: &ConfigProviders, props: &Props) -> Result<Resolved, HerderError> {
+    let resolved = providers
+        .resolve(props)
+        .map_err(|e| HerderError::BadRequest(e.to_string()))?;
+    crate::logging::register_secrets(&resolved.secrets);
+    Ok(resolved)
+}
+
+/// Validates a connector config (values checked with references resolved).
+pub(crate) fn validate_config(
+    registry: &crate::plugins::PluginRegistry,
+    providers: &ConfigProviders,
+    config: &Props,
+) -> Result<ValidationReport, HerderError> {
+    let resolved = resolve(providers, config)?;
+    connector_config::validate(registry, config, &resolved.props).map_err(|e| match e {
+        ValidationError::NoConnectorClass(_) | ValidationError::UnknownConnector(_) => {
+            HerderError::BadRequest(e.to_string())
+        }
+    })
+}
+
+/// Fails with Kafka's message when the report has errors; warns about unknown keys otherwise.
+pub(crate) fn require_valid(name: &str, report: &ValidationReport) -> Result<(), HerderError> {
+    if report.error_count() > 0 {
+        let messages = report.error_messages();
+        return Err(HerderError::BadRequest(format!(
+            "Connector configuration is invalid and contains the following {} error(s):\n{}\nYou can also find the above list of errors at the endpoint `/connector-plugins/{{connectorType}}/config/validate`",
+            messages.len(),
+            messages.join("\n")
+        )));
+    }
+    warn_unknown_keys(name, report);
+    Ok(())
+}
+
 impl StandaloneHerder {
     /// A herder running connectors on `worker`.
     pub fn new(worker: Worker) -> Self {
@@ -173,26 +241,12 @@ impl StandaloneHerder {
     }
 
     fn resolve(&self, props: &Props) -> Result<Resolved, HerderError> {
-        let resolved = self
-            .inner
-            .providers
-            .resolve(props)
-            .map_err(|e| HerderError::BadRequest(e.to_string()))?;
-        // From here on no log line may show these values, whoever writes it.
-        crate::logging::register_secrets(&resolved.secrets);
-        Ok(resolved)
+        resolve(&self.inner.providers, props)
     }
 
     /// Checks a connector config without creating anything.
     pub fn validate(&self, config: &Props) -> Result<ValidationReport, HerderError> {
-        let resolved = self.resolve(config)?;
-        connector_config::validate(&self.inner.worker.registry, config, &resolved.props).map_err(
-            |e| match e {
-                ValidationError::NoConnectorClass(_) | ValidationError::UnknownConnector(_) => {
-                    HerderError::BadRequest(e.to_string())
-                }
-            },
-        )
+        validate_config(&self.inner.worker.registry, &self.inner.providers, config)
     }
 
     /// Creates a connector, or with `replace` updates an existing one. Returns its info and
@@ -204,38 +258,13 @@ impl StandaloneHerder {
         initial_state: Option<TargetState>,
         replace: bool,
     ) -> Result<(ConnectorInfo, bool), HerderError> {
-        validate_name(name)?;
-        match config.get("name") {
-            Some(n) if n != name => {
-                return Err(HerderError::BadRequest(format!(
-                    "Connector name configuration ({n}) doesn't match connector name in the URL ({name})"
-                )));
-            }
-            _ => {
-                config.insert("name".into(), name.to_owned());
-            }
-        }
+        name_config(name, &mut config)?;
         let mut connectors = self.inner.connectors.lock().await;
         if let Some(existing) = connectors.get(name) {
-            // A config read back from REST shows passwords as [hidden]; writing it back keeps them.
-            for key in &existing.password_keys {
-                if let (Some(v), Some(old)) = (config.get_mut(key), existing.config.get(key))
-                    && v == sluice_api::config::HIDDEN
-                {
-                    *v = old.clone();
-                }
-            }
+            keep_hidden_passwords(&mut config, &existing.config, &existing.password_keys);
         }
         let report = self.validate(&config)?;
-        if report.error_count() > 0 {
-            let messages = report.error_messages();
-            return Err(HerderError::BadRequest(format!(
-                "Connector configuration is invalid and contains the following {} error(s):\n{}\nYou can also find the above list of errors at the endpoint `/connector-plugins/{{connectorType}}/config/validate`",
-                messages.len(),
-                messages.join("\n")
-            )));
-        }
-        warn_unknown_keys(name, &report);
+        require_valid(name, &report)?;
         tracing::debug!(connector = %name, class = %report.connector_class, keys = config.len(), "connector config is valid");
         let plugin = *self
             .inner
