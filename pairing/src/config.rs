@@ -56,6 +56,7 @@ const KNOWN_KEYS: &[&str] = &[
     "auto.offset.reset",
     "http.address",
     "topic.partitions",
+    "stream.time.advance",
 ];
 
 /// How sighting records are keyed.
@@ -90,6 +91,10 @@ pub struct PairingConfig {
     pub timestamp_field: Option<String>,
     /// Sighting key format.
     pub sightings_key_format: SightingKeyFormat,
+    /// Sighting mode: whether a caught-up partition's stream time also moves with the wall
+    /// clock (`stream.time.advance=wall-clock`, the default), so that sightings are decided
+    /// at window end + grace even when no frame follows, or only with records (`records`).
+    pub wall_clock_advance: bool,
     /// Longest time a batch collects records before its transaction commits.
     pub commit_interval_ms: u64,
     /// Where to start without saved state or committed offsets (`earliest` or `latest`).
@@ -177,6 +182,17 @@ impl PairingConfig {
             "windowed" => SightingKeyFormat::Windowed,
             other => return Err(invalid("sightings.key.format", other, "text or windowed")),
         };
+        let wall_clock_advance = match get("stream.time.advance", "wall-clock").as_str() {
+            "wall-clock" => true,
+            "records" => false,
+            other => {
+                return Err(invalid(
+                    "stream.time.advance",
+                    other,
+                    "wall-clock or records",
+                ));
+            }
+        };
         let auto_offset_reset = get("auto.offset.reset", "earliest");
         if !matches!(auto_offset_reset.as_str(), "earliest" | "latest") {
             return Err(invalid(
@@ -217,6 +233,7 @@ impl PairingConfig {
             engine,
             timestamp_field,
             sightings_key_format,
+            wall_clock_advance,
             commit_interval_ms: positive(props, "commit.interval.ms", 100)? as u64,
             auto_offset_reset,
             http_address: get("http.address", "127.0.0.1:9480"),
@@ -305,6 +322,13 @@ mod tests {
             "sluice-pairing-pairing-state-changelog"
         );
         assert_eq!(config.transactional_id(), "sluice-pairing-0");
+        assert!(config.wall_clock_advance);
+        let records = PairingConfig::from_props(&props(&[
+            ("bootstrap.servers", "k:9092"),
+            ("stream.time.advance", "records"),
+        ]))
+        .expect("valid");
+        assert!(!records.wall_clock_advance);
     }
 
     #[test]
@@ -334,6 +358,7 @@ mod tests {
             ("window.size.ms", "0"),
             ("grace.ms", "-1"),
             ("sighting.min.frames", "four"),
+            ("stream.time.advance", "processing-time"),
         ] {
             let error =
                 PairingConfig::from_props(&props(&[("bootstrap.servers", "k"), (key, value)]))

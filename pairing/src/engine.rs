@@ -386,6 +386,56 @@ impl Engine {
         self.step(disposition, outputs, t)
     }
 
+    /// Sighting mode: the stream time at which the next pending sighting can be decided
+    /// (`None` when no frame is waiting for a decision, and always in compatible mode, where
+    /// closing a window emits nothing). A runner that advances stream time without records
+    /// (see [`Engine::advance`]) needs to do so only once this time is reached.
+    pub fn next_decision_at(&self) -> Option<i64> {
+        if self.config.mode != Mode::Sighting {
+            return None;
+        }
+        let size = self.config.window_size_ms;
+        let gap = self.config.merge_gap_ms;
+        self.state
+            .images
+            .values()
+            .filter_map(|image| {
+                // The first cluster's last frame: the earliest that can be decided.
+                let frames = &image.frames;
+                let last = frames
+                    .windows(2)
+                    .find(|w| w[1] - w[0] >= gap)
+                    .map_or(frames.last().copied(), |w| Some(w[0]))?;
+                // Decided once closed_until (a window start) reaches last + gap.
+                let needed = last.saturating_add(gap);
+                let start = self.window_start(needed);
+                let closed_until = if start == needed { start } else { start + size };
+                Some(closed_until.saturating_add(self.config.grace_ms))
+            })
+            .min()
+    }
+
+    /// Sighting mode: moves stream time to `stream_time` without a record (when it is later
+    /// than the current one) and decides the sightings that this closes, as a frame with that
+    /// timestamp would. Used to close windows when frames stop coming; frames older than the
+    /// new stream time's closed windows are late afterwards, as usual. Does nothing in
+    /// compatible mode, whose stream time moves only with counted frames as ksqlDB's does.
+    pub fn advance(&mut self, stream_time: i64) -> Vec<Output> {
+        if self.config.mode != Mode::Sighting
+            || self.state.stream_time.is_some_and(|st| st >= stream_time)
+        {
+            return Vec::new();
+        }
+        let previous_closed = self.state.stream_time.map(|st| self.closed_until(st));
+        self.state.stream_time = Some(stream_time);
+        let closed = self.closed_until(stream_time);
+        if previous_closed.is_none_or(|previous| closed > previous) {
+            self.decide_sightings(closed)
+        } else {
+            Vec::new()
+        }
+    }
+
     /// Decides every cluster that no frame can join any more (its last frame plus the merge
     /// gap is before `closed_until`), counting those that hold a burst.
     fn decide_sightings(&mut self, closed_until: i64) -> Vec<Output> {

@@ -32,6 +32,8 @@ pub struct Metrics {
     pub pair_records: Counter,
     /// Complete pairs now (the sum over images of count / 2).
     pub pairs: Gauge,
+    /// Times the wall clock moved a caught-up partition's stream time to decide sightings.
+    pub wall_clock_advances: Counter,
     /// Consumer lag by input partition.
     pub consumer_lag: Family<Vec<(String, String)>, Gauge>,
     /// Transactions by result (`committed`, `aborted`).
@@ -78,6 +80,11 @@ impl Metrics {
             "pairs",
             "Complete pairs now (sum over images of sightings / 2)",
             self.pairs.clone(),
+        );
+        registry.register(
+            "wall_clock_advances",
+            "Times a caught-up partition's stream time moved with the wall clock to decide sightings",
+            self.wall_clock_advances.clone(),
         );
         registry.register(
             "consumer_lag",

@@ -29,7 +29,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::config::PairingConfig;
 use crate::engine::{Disposition, Engine, EngineConfig, EngineState, Mode, Output};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, now_ms};
 use crate::records::{Destination, encode, parse_frame};
 use crate::table::{TableMode, TablePrinter};
 
@@ -58,6 +58,17 @@ fn kafka(context: impl Into<String>) -> impl FnOnce(KafkaError) -> RunError {
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Most records in one transaction.
 const MAX_BATCH: usize = 20_000;
+/// Longest wait for records in one turn of the loop.
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// Records stamped within this much of the job's clock are live data: only then may the wall
+/// clock move stream time. A replay of old records keeps pure event time.
+const LIVE_HORIZON_MS: i64 = 60_000;
+/// How long to ask the broker for a partition's end before moving its stream time.
+const WATERMARK_TIMEOUT: Duration = Duration::from_millis(500);
+/// The wait before asking again when the partition was not caught up, or the broker did not
+/// answer.
+const RECHECK_BEHIND: Duration = Duration::from_millis(20);
+const RECHECK_UNANSWERED: Duration = Duration::from_secs(1);
 
 /// One partition's saved state.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -370,6 +381,62 @@ struct Owned {
     next_offset: Option<i64>,
     /// State and offset as of the last committed transaction.
     committed: (EngineState, Option<i64>),
+    /// Where stream time stood when it last moved, for moving it with the wall clock.
+    anchor: Option<ClockAnchor>,
+    /// No wall-clock move is tried before this (after a check found the partition behind).
+    check_after: Instant,
+}
+
+impl Owned {
+    fn new(state: EngineState, next_offset: Option<i64>, config: EngineConfig) -> Self {
+        let engine = Engine::with_state(config, state.clone());
+        Self {
+            anchor: engine.stream_time().map(ClockAnchor::new),
+            engine,
+            next_offset,
+            committed: (state, next_offset),
+            check_after: Instant::now(),
+        }
+    }
+
+    /// When the wall clock would decide this partition's next pending sighting.
+    fn wall_clock_due(&self) -> Option<Instant> {
+        let anchor = self.anchor.filter(|a| a.live)?;
+        let due = self.engine.next_decision_at()?;
+        Some(anchor.instant_of(due).max(self.check_after))
+    }
+}
+
+/// A partition's stream time at a moment of the job's clock. While no records come, the wall
+/// clock moves stream time on from there at the same pace.
+#[derive(Debug, Clone, Copy)]
+struct ClockAnchor {
+    stream_time: i64,
+    at: Instant,
+    /// Whether the stream time was near the job's clock (live data rather than a replay).
+    live: bool,
+}
+
+impl ClockAnchor {
+    fn new(stream_time: i64) -> Self {
+        Self {
+            stream_time,
+            at: Instant::now(),
+            live: (now_ms() - stream_time).abs() <= LIVE_HORIZON_MS,
+        }
+    }
+
+    /// The stream time the wall clock gives now.
+    fn stream_time_now(&self) -> i64 {
+        let elapsed = i64::try_from(self.at.elapsed().as_millis()).unwrap_or(i64::MAX);
+        self.stream_time.saturating_add(elapsed)
+    }
+
+    /// When the wall clock reaches `stream_time`.
+    fn instant_of(&self, stream_time: i64) -> Instant {
+        let ahead = u64::try_from(stream_time.saturating_sub(self.stream_time)).unwrap_or(0);
+        self.at + Duration::from_millis(ahead)
+    }
 }
 
 struct Polled {
@@ -461,7 +528,7 @@ impl Job {
             self.metrics.tick();
             let mut batch = Vec::new();
             let mut fresh = BTreeSet::new();
-            let first = self.consumer.poll(Duration::from_millis(100));
+            let first = self.consumer.poll(self.poll_timeout());
             self.push_polled(first, &mut batch);
             self.apply_events(&mut fresh)?;
             if !batch.is_empty() {
@@ -483,6 +550,9 @@ impl Job {
                 .retain(|r| self.owned.contains_key(&r.partition) && !fresh.contains(&r.partition));
             if !batch.is_empty() {
                 self.process_batch(batch)?;
+            }
+            if self.config.wall_clock_advance {
+                self.advance_with_wall_clock()?;
             }
             if self.last_lag_update.elapsed() >= Duration::from_secs(5) {
                 self.update_lag();
@@ -541,14 +611,9 @@ impl Job {
                             }
                             None => (EngineState::default(), None),
                         };
-                        let engine = Engine::with_state(self.engine_config(), state.clone());
                         self.owned.insert(
                             partition,
-                            Owned {
-                                engine,
-                                next_offset,
-                                committed: (state, next_offset),
-                            },
+                            Owned::new(state, next_offset, self.engine_config()),
                         );
                         fresh.insert(partition);
                     }
@@ -592,7 +657,11 @@ impl Job {
                     continue;
                 }
             };
+            let stream_time_before = owned.engine.stream_time();
             let step = owned.engine.process(&frame);
+            if owned.engine.stream_time() != stream_time_before {
+                owned.anchor = owned.engine.stream_time().map(ClockAnchor::new);
+            }
             match step.disposition {
                 Disposition::Counted => {}
                 Disposition::Blank => {
@@ -608,8 +677,91 @@ impl Job {
         if first_offsets.is_empty() {
             return Ok(());
         }
+        self.commit_and_account(&outputs, &first_offsets)
+            .map(|_| ())
+    }
+
+    /// How long the loop may wait for records: until the wall clock is due to decide a
+    /// sighting, at most [`POLL_INTERVAL`].
+    fn poll_timeout(&self) -> Duration {
+        if !self.config.wall_clock_advance {
+            return POLL_INTERVAL;
+        }
+        let now = Instant::now();
+        self.owned
+            .values()
+            .filter_map(Owned::wall_clock_due)
+            .min()
+            .map_or(POLL_INTERVAL, |due| {
+                due.saturating_duration_since(now).min(POLL_INTERVAL)
+            })
+    }
+
+    /// `stream.time.advance=wall-clock` (sighting mode): a sighting is due at its window's
+    /// end + grace, also when no frame follows it. For each partition whose live data has a
+    /// sighting due by the wall clock, and that has nothing more to read on the broker, moves
+    /// its stream time to the wall clock's and commits what that decides, as one transaction.
+    /// A partition with records still to read waits for them: they carry their own time.
+    fn advance_with_wall_clock(&mut self) -> Result<(), RunError> {
+        let now = Instant::now();
+        let mut outputs: Vec<(Output, i64)> = Vec::new();
+        let mut advanced: BTreeMap<i32, i64> = BTreeMap::new();
+        for (partition, owned) in &mut self.owned {
+            let (Some(due), Some(anchor), Some(next_offset)) =
+                (owned.wall_clock_due(), owned.anchor, owned.next_offset)
+            else {
+                continue;
+            };
+            if due > now {
+                continue;
+            }
+            match self.consumer.fetch_watermarks(
+                &self.config.input_topic,
+                *partition,
+                WATERMARK_TIMEOUT,
+            ) {
+                Ok((_, high)) if next_offset >= high => {}
+                Ok(_) => {
+                    owned.check_after = now + RECHECK_BEHIND;
+                    continue;
+                }
+                Err(e) => {
+                    debug!(partition, error = %e, "cannot read the partition's end; not moving its stream time");
+                    owned.check_after = now + RECHECK_UNANSWERED;
+                    continue;
+                }
+            }
+            let stream_time = anchor.stream_time_now();
+            let decided = owned.engine.advance(stream_time);
+            debug!(
+                partition,
+                stream_time,
+                outputs = decided.len(),
+                "moved stream time with the wall clock"
+            );
+            outputs.extend(decided.into_iter().map(|o| (o, stream_time)));
+            advanced.insert(*partition, next_offset);
+        }
+        if advanced.is_empty() {
+            return Ok(());
+        }
+        let count = advanced.len() as u64;
+        if self.commit_and_account(&outputs, &advanced)? {
+            self.metrics.wall_clock_advances.inc_by(count);
+        }
+        Ok(())
+    }
+
+    /// Commits `outputs` with the state of the `partitions` (to their first offset in this
+    /// transaction) and accounts for it; returns whether it committed. An abortable failure
+    /// rolls the partitions back to their last committed state, to be processed again.
+    fn commit_and_account(
+        &mut self,
+        outputs: &[(Output, i64)],
+        first_offsets: &BTreeMap<i32, i64>,
+    ) -> Result<bool, RunError> {
         let started = Instant::now();
-        let committed = self.commit(&outputs, &first_offsets);
+        let committed = self.commit(outputs, first_offsets);
         debug!(
             outputs = outputs.len(),
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -626,7 +778,7 @@ impl Job {
                         owned.committed = (owned.engine.state().clone(), owned.next_offset);
                     }
                 }
-                for (output, _) in &outputs {
+                for (output, _) in outputs {
                     match output {
                         Output::Sighting(_) => self.metrics.sightings.inc(),
                         Output::Pair(_) => self.metrics.pair_records.inc(),
@@ -635,7 +787,7 @@ impl Job {
                 if !outputs.is_empty() {
                     self.refresh_table();
                 }
-                Ok(())
+                Ok(true)
             }
             Err(TxnFailure::Fatal(e)) => Err(e),
             Err(TxnFailure::Abortable(e)) => {
@@ -650,8 +802,8 @@ impl Job {
                         source: abort_error,
                     });
                 }
-                self.rollback(&first_offsets);
-                Ok(())
+                self.rollback(first_offsets);
+                Ok(false)
             }
         }
     }
@@ -665,6 +817,7 @@ impl Job {
             };
             let (state, next_offset) = owned.committed.clone();
             owned.engine = Engine::with_state(config.clone(), state);
+            owned.anchor = owned.engine.stream_time().map(ClockAnchor::new);
             owned.next_offset = next_offset;
             let resume = next_offset.unwrap_or(*first_offset);
             if let Err(e) = self.consumer.seek(

@@ -486,3 +486,96 @@ async fn two_instances_split_the_input_partitions() {
     sizes.sort_unstable();
     assert_eq!(seen, sizes);
 }
+
+/// Milliseconds since the epoch, now.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as i64
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_live_sock_is_decided_by_the_wall_clock_when_no_frame_follows_it() {
+    let tansu = Tansu::start().await;
+    let bootstrap = tansu.bootstrap();
+    kafka::create_topic(&bootstrap, "data_mqtt", 1).await;
+    // The default (stream.time.advance=wall-clock) and Kafka Streams' behaviour side by side.
+    let mut wall_clock = PairingProcess::start(
+        &bootstrap,
+        &[
+            ("application.id", "pairing-wall-clock"),
+            ("sightings.topic", "wall_clock_sightings"),
+            ("pairs.topic", "wall_clock_pairs"),
+        ],
+    );
+    let mut records_only = PairingProcess::start(
+        &bootstrap,
+        &[
+            ("application.id", "pairing-records"),
+            ("sightings.topic", "records_sightings"),
+            ("pairs.topic", "records_pairs"),
+            ("stream.time.advance", "records"),
+        ],
+    );
+    wall_clock.wait_assigned(1, Duration::from_secs(30)).await;
+    records_only.wait_assigned(1, Duration::from_secs(30)).await;
+
+    // A live Google sock (5 frames up to now), then the camera goes quiet.
+    let first = now_ms() - 1500;
+    let frames: Vec<Frame> = (0..5)
+        .map(|i| Frame::new("Google", first + i * 300))
+        .collect();
+    produce_frames(&bootstrap, &frames).await;
+    // Decided once the window holding last frame + merge gap has closed, plus grace.
+    let last = first + 1200;
+    let due = (last + 2000).div_euclid(5000) * 5000 + 5000 + 1000;
+
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let pair = loop {
+        let records =
+            kafka::consume_to_end(&bootstrap, "wall_clock_pairs", Duration::from_secs(20)).await;
+        if let Some(record) = records.first() {
+            break record.value_json();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no pair record without a further frame; log:\n{}",
+            wall_clock.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(now_ms() >= due, "decided before its window closed: {pair}");
+    assert_eq!(pair["image"], "Google");
+    assert_eq!(pair["number_socks_seen"], 1);
+    assert_eq!(pair["pair_seen"], "Un-matched");
+    assert_eq!(pair["window_start"], first);
+    assert!(
+        wall_clock
+            .metric("sluice_pairing_wall_clock_advances_total")
+            .await
+            .is_some_and(|n| n >= 1.0)
+    );
+    // With stream time moved by records only, the same frames decide nothing yet.
+    assert_eq!(
+        records_only.metric("sluice_pairing_records_in_total").await,
+        Some(frames.len() as f64)
+    );
+    assert!(
+        kafka::consume_to_end(&bootstrap, "records_pairs", Duration::from_secs(20))
+            .await
+            .is_empty()
+    );
+    // The next frame decides it there too.
+    produce_frames(&bootstrap, &[Frame::new("Blank", now_ms())]).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while kafka::consume_to_end(&bootstrap, "records_pairs", Duration::from_secs(20))
+        .await
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "the next frame decided nothing");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(wall_clock.terminate().await.is_some_and(|s| s.success()));
+    assert!(records_only.terminate().await.is_some_and(|s| s.success()));
+}

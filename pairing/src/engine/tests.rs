@@ -448,6 +448,64 @@ fn saved_state_resumes_exactly_where_it_left_off() {
 }
 
 #[test]
+fn advancing_stream_time_decides_what_the_next_frame_would_have_decided() {
+    // Google 1.0-2.5 s: last frame 2.5 s, + merge gap 2 s = 4.5 s, so the cluster is decided
+    // once the window [0, 5 s) has closed: at 5 s + grace 1 s.
+    let frames = hold("Google", 1000, 2800);
+    let mut advanced = engine(Mode::Sighting);
+    assert_eq!(advanced.next_decision_at(), None);
+    run(&mut advanced, &frames);
+    assert_eq!(advanced.next_decision_at(), Some(6000));
+    assert!(advanced.advance(5999).is_empty());
+    let outputs = advanced.advance(6000);
+    assert_eq!(pair_rows(&outputs), vec![("Google".into(), 1)]);
+    assert_eq!(advanced.next_decision_at(), None);
+    assert_eq!(advanced.stream_time(), Some(6000));
+    // The same outputs as a blank frame at that time.
+    let mut by_frame = engine(Mode::Sighting);
+    run(&mut by_frame, &frames);
+    assert_eq!(run(&mut by_frame, &[Frame::new("Blank", 6000)]), outputs);
+    assert_eq!(by_frame.state(), advanced.state());
+    // Going back is not possible, and a frame that could have joined the decided cluster is
+    // late now.
+    assert!(advanced.advance(1000).is_empty());
+    assert_eq!(advanced.stream_time(), Some(6000));
+    assert_eq!(
+        advanced.process(&Frame::new("Google", 2900)).disposition,
+        Disposition::Late
+    );
+}
+
+#[test]
+fn the_next_decision_is_that_of_the_earliest_cluster() {
+    let mut engine = engine(Mode::Sighting);
+    // Mongo's cluster ends at 1.9 s (decided at 5 s + 1 s); Google's ends at 3.9 s (+ 2 s =
+    // 5.9 s: decided when [5, 10 s) closes, at 11 s).
+    run(
+        &mut engine,
+        &seq(&[hold("Mongo", 1000, 2000), hold("Google", 3000, 4000)]),
+    );
+    assert_eq!(engine.next_decision_at(), Some(6000));
+    let outputs = engine.advance(6000);
+    assert_eq!(pair_rows(&outputs), vec![("Mongo".into(), 1)]);
+    assert_eq!(engine.next_decision_at(), Some(11_000));
+    // A cluster whose last frame + gap is a window boundary is decided when that window closes.
+    let mut engine = self::engine(Mode::Sighting);
+    run(&mut engine, &hold("Google", 1800, 3100)); // last frame 3 s, + gap = 5 s
+    assert_eq!(engine.next_decision_at(), Some(6000));
+    assert_eq!(pair_rows(&engine.advance(6000)), vec![("Google".into(), 1)]);
+}
+
+#[test]
+fn compatible_mode_is_never_advanced_without_frames() {
+    let mut engine = engine(Mode::Compatible);
+    run(&mut engine, &hold("Google", 1000, 2800));
+    assert_eq!(engine.next_decision_at(), None);
+    assert!(engine.advance(60_000).is_empty());
+    assert_eq!(engine.stream_time(), Some(2500));
+}
+
+#[test]
 fn time_of_day_is_formatted_in_utc() {
     assert_eq!(format_time_of_day(0), "00:00:00");
     assert_eq!(format_time_of_day(1_700_000_000_000), "22:13:20");
