@@ -11,12 +11,14 @@
 //!   validators, used both to parse a plugin's settings and to answer REST validation.
 //! * [`connector`], [`task`], [`transform`], [`converter`]: the plugin traits.
 //! * [`plugin`]: how a plugin crate describes what it offers.
+//! * [`metrics`]: counters and gauges a task registers to have them exported (KIP-877).
 
 pub mod config;
 pub mod connector;
 pub mod converter;
 pub mod data;
 pub mod error;
+pub mod metrics;
 pub mod plugin;
 pub mod record;
 pub mod task;
@@ -32,6 +34,7 @@ pub use data::{
     Field, Schema, SchemaAndValue, SchemaBuilder, SchemaRef, SchemaType, Struct, Value,
 };
 pub use error::{ConnectError, Result};
+pub use metrics::{Counter, Gauge, MetricName, MetricsError, PluginMetrics};
 pub use plugin::{PluginDesc, PluginFactory, PluginType};
 pub use record::{
     ConnectRecord, Header, Headers, SinkRecord, SourceMap, SourceRecord, TimestampType,

@@ -9,6 +9,7 @@ use crate::config::Props;
 use std::collections::BTreeSet;
 
 use crate::error::{ConnectError, Result};
+use crate::metrics::PluginMetrics;
 use crate::record::{SinkRecord, SourceMap, SourceRecord, TopicOffsets, TopicPartition};
 
 /// Reads source offsets the worker has committed for this connector.
@@ -26,6 +27,25 @@ pub struct SourceTaskContext {
     pub task_id: u32,
     /// Committed offsets, to resume where the previous run stopped.
     pub offsets: Arc<dyn OffsetStorageReader>,
+    /// Where the task registers its own metrics (KIP-877); the runtime tags them with the
+    /// connector and task and removes them when the task stops.
+    pub metrics: PluginMetrics,
+}
+
+impl SourceTaskContext {
+    /// A context whose metrics are exported nowhere ([`PluginMetrics::detached`]).
+    pub fn new(
+        connector: impl Into<String>,
+        task_id: u32,
+        offsets: Arc<dyn OffsetStorageReader>,
+    ) -> Self {
+        Self {
+            connector: connector.into(),
+            task_id,
+            offsets,
+            metrics: PluginMetrics::detached(),
+        }
+    }
 }
 
 /// Metadata of a record the broker has acknowledged.
@@ -81,6 +101,7 @@ pub struct SinkTaskContext {
     paused: Arc<Mutex<PauseRequests>>,
     /// `None` until the runtime enables the reporter (a dead letter queue or error log is set).
     errant: Arc<Mutex<Option<Vec<ErrantRecord>>>>,
+    metrics: PluginMetrics,
 }
 
 /// The partitions a task asked to pause, and whether that changed since the runtime last looked.
@@ -123,9 +144,24 @@ impl ErrantRecordReporter {
 }
 
 impl SinkTaskContext {
-    /// A context with no assignment yet.
+    /// A context with no assignment yet, whose metrics are exported nowhere.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Runtime side: a context with no assignment yet whose task registers its metrics in
+    /// `metrics`.
+    pub fn with_metrics(metrics: PluginMetrics) -> Self {
+        Self {
+            metrics,
+            ..Self::default()
+        }
+    }
+
+    /// Where the task registers its own metrics (KIP-877); the runtime tags them with the
+    /// connector and task and removes them when the task stops.
+    pub fn metrics(&self) -> &PluginMetrics {
+        &self.metrics
     }
 
     /// The partitions currently assigned to the task.

@@ -5,9 +5,20 @@
 //! `task`). Counters carry Prometheus' `_total` suffix; Connect's `-rate` and `-avg` figures are
 //! left to PromQL (`rate()`, histogram `_sum / _count`), since Prometheus derives them from the
 //! totals and histograms exposed here.
+//!
+//! Plugins register their own counters and gauges through `sluice_api::metrics::PluginMetrics`
+//! (KIP-877); [`PluginMetricFamilies`] exports them in the `plugins` group as
+//! `kafka_connect_plugins_<name>{connector,task,<extra tags>}`.
 
-use prometheus_client::encoding::EncodeLabelSet;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, NoLabelSet};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::exemplar::Exemplar;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
@@ -54,6 +65,8 @@ fn size_histogram() -> Histogram {
 /// Every metric family of the worker.
 pub struct Metrics {
     registry: Registry,
+    /// What plugins registered (KIP-877).
+    plugins: Arc<PluginMetricFamilies>,
     /// `connect-worker-metrics connector-count`.
     pub connector_count: Gauge,
     /// `connect-worker-metrics task-count`.
@@ -204,6 +217,7 @@ impl Metrics {
             dlq_produce_failures: Family::default(),
             last_error_timestamp: Family::default(),
             registry: Registry::default(),
+            plugins: Arc::default(),
         };
         let w = "kafka_connect_connect_worker_metrics_";
         registry.register(
@@ -375,7 +389,20 @@ impl Metrics {
             "When the last error happened (ms since epoch)",
             m.last_error_timestamp.clone(),
         );
+        registry.register_collector(Box::new(m.plugins.clone()));
         Self { registry, ..m }
+    }
+
+    /// Where the plugin of one task instance registers its metrics; dropping or
+    /// [`TaskPluginMetrics::remove_all`] does not happen by itself: the runtime calls it when the
+    /// task stops.
+    pub fn plugin_metrics(&self, connector: &str, task: u32) -> Arc<TaskPluginMetrics> {
+        Arc::new(TaskPluginMetrics {
+            families: self.plugins.clone(),
+            connector: connector.to_owned(),
+            task: task.to_string(),
+            owner: self.plugins.next_owner.fetch_add(1, Ordering::Relaxed),
+        })
     }
 
     /// The handles of one task (created on first use).
@@ -440,6 +467,7 @@ impl Metrics {
         self.dlq_produce_requests.remove(&l);
         self.dlq_produce_failures.remove(&l);
         self.last_error_timestamp.remove(&l);
+        self.plugins.remove_task(&l.connector, &l.task);
     }
 
     /// Renders every metric in the Prometheus text format.
@@ -448,5 +476,292 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+/// Prefix of the metrics plugins register: Connect's `plugins` group (KIP-877).
+pub const PLUGIN_METRICS_PREFIX: &str = "kafka_connect_plugins_";
+
+/// A Prometheus name from a plugin metric name: `kafka_connect_plugins_` + the name in lower
+/// case with `-` and `.` as `_` (as the JMX exporter renders Connect's names); a counter loses a
+/// trailing `_total`, which the encoder adds back.
+pub fn plugin_metric_name(name: &str, counter: bool) -> String {
+    let mut out = String::with_capacity(PLUGIN_METRICS_PREFIX.len() + name.len());
+    out.push_str(PLUGIN_METRICS_PREFIX);
+    out.extend(name.chars().map(|c| match c {
+        'a'..='z' | '0'..='9' | '_' => c,
+        'A'..='Z' => c.to_ascii_lowercase(),
+        _ => '_',
+    }));
+    if counter && let Some(stripped) = out.strip_suffix("_total") {
+        out.truncate(stripped.len());
+    }
+    out
+}
+
+/// Labels of one plugin series: `connector`, `task`, then the extra tags in name order.
+type PluginLabels = Vec<(String, String)>;
+
+#[derive(Debug)]
+struct PluginSeries {
+    /// The [`TaskPluginMetrics`] that registered it.
+    owner: u64,
+    metric: sluice_api::metrics::Metric,
+}
+
+#[derive(Debug)]
+struct PluginFamily {
+    help: String,
+    kind: &'static str,
+    series: BTreeMap<PluginLabels, PluginSeries>,
+}
+
+/// Every metric plugins registered, by Prometheus name; rendered on each scrape.
+#[derive(Debug, Default)]
+pub struct PluginMetricFamilies {
+    families: Mutex<BTreeMap<String, PluginFamily>>,
+    next_owner: AtomicU64,
+}
+
+impl PluginMetricFamilies {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, PluginFamily>> {
+        self.families.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn key(
+        connector: &str,
+        task: &str,
+        name: &sluice_api::MetricName,
+        counter: bool,
+    ) -> (String, PluginLabels) {
+        let mut labels = vec![
+            ("connector".to_owned(), connector.to_owned()),
+            ("task".to_owned(), task.to_owned()),
+        ];
+        labels.extend(name.tags.iter().map(|(k, v)| {
+            let key = k
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect();
+            (key, v.clone())
+        }));
+        (plugin_metric_name(&name.name, counter), labels)
+    }
+
+    /// Drops every series of a task, whichever instance registered it.
+    pub fn remove_task(&self, connector: &str, task: &str) {
+        self.lock().retain(|_, family| {
+            family
+                .series
+                .retain(|labels, _| !(labels[0].1 == connector && labels[1].1 == task));
+            !family.series.is_empty()
+        });
+    }
+
+    fn remove_owner(&self, owner: u64) {
+        self.lock().retain(|_, family| {
+            family.series.retain(|_, s| s.owner != owner);
+            !family.series.is_empty()
+        });
+    }
+}
+
+impl Collector for PluginMetricFamilies {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        use sluice_api::metrics::Metric;
+        for (name, family) in self.lock().iter() {
+            let metric_type = match family.kind {
+                "counter" => MetricType::Counter,
+                _ => MetricType::Gauge,
+            };
+            let mut metric = encoder.encode_descriptor(name, &family.help, None, metric_type)?;
+            for (labels, series) in &family.series {
+                let mut one = metric.encode_family(labels)?;
+                match &series.metric {
+                    Metric::Counter(c) => {
+                        one.encode_counter::<NoLabelSet, _, u64>(&c.get(), None::<&Exemplar<_, _>>)?
+                    }
+                    Metric::Gauge(g) => one.encode_gauge(&g.get())?,
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The metrics registry of one task instance: adds the `connector` and `task` labels, and
+/// removes what it registered when the runtime calls [`TaskPluginMetrics::remove_all`] (the task
+/// stopped). A restarted task instance registering the same names takes the series over.
+#[derive(Debug)]
+pub struct TaskPluginMetrics {
+    families: Arc<PluginMetricFamilies>,
+    connector: String,
+    task: String,
+    owner: u64,
+}
+
+impl TaskPluginMetrics {
+    /// Removes every metric this instance registered (and no other instance's).
+    pub fn remove_all(&self) {
+        self.families.remove_owner(self.owner);
+    }
+}
+
+impl sluice_api::metrics::MetricsRegistry for TaskPluginMetrics {
+    fn add(
+        &self,
+        name: &sluice_api::MetricName,
+        metric: sluice_api::metrics::Metric,
+    ) -> Result<(), sluice_api::MetricsError> {
+        let counter = matches!(metric, sluice_api::metrics::Metric::Counter(_));
+        let (key, labels) = PluginMetricFamilies::key(&self.connector, &self.task, name, counter);
+        let mut families = self.families.lock();
+        let family = families.entry(key).or_insert_with(|| PluginFamily {
+            help: name.description.clone(),
+            kind: metric.kind(),
+            series: BTreeMap::new(),
+        });
+        if family.kind != metric.kind() {
+            return Err(sluice_api::MetricsError::KindConflict {
+                name: name.name.clone(),
+                existing: family.kind,
+                requested: metric.kind(),
+            });
+        }
+        family.series.insert(
+            labels,
+            PluginSeries {
+                owner: self.owner,
+                metric,
+            },
+        );
+        Ok(())
+    }
+
+    fn remove(&self, name: &sluice_api::MetricName) {
+        let mut families = self.families.lock();
+        for counter in [true, false] {
+            let (key, labels) =
+                PluginMetricFamilies::key(&self.connector, &self.task, name, counter);
+            if let Some(family) = families.get_mut(&key) {
+                if family
+                    .series
+                    .get(&labels)
+                    .is_some_and(|s| s.owner == self.owner)
+                {
+                    family.series.remove(&labels);
+                }
+                if family.series.is_empty() {
+                    families.remove(&key);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_api::{MetricName, MetricsError, PluginMetrics};
+
+    #[test]
+    fn plugin_metrics_are_exported_in_the_plugins_group_with_task_labels() {
+        let metrics = Metrics::new();
+        let plugin = PluginMetrics::new(metrics.plugin_metrics("mqtt-src", 2));
+        let received = plugin
+            .counter(MetricName::new(
+                "mqtt-messages-received",
+                "Messages received",
+            ))
+            .unwrap();
+        let in_flight = plugin
+            .gauge(MetricName::new("mqtt.in-flight", "In flight").tag("broker", "b-1"))
+            .unwrap();
+        received.inc_by(42);
+        in_flight.set(-3);
+        let text = metrics.encode();
+        assert!(
+            text.contains("# TYPE kafka_connect_plugins_mqtt_messages_received counter"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# HELP kafka_connect_plugins_mqtt_messages_received Messages received"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "kafka_connect_plugins_mqtt_messages_received_total{connector=\"mqtt-src\",task=\"2\"} 42"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "kafka_connect_plugins_mqtt_in_flight{connector=\"mqtt-src\",task=\"2\",broker=\"b-1\"} -3"
+            ),
+            "{text}"
+        );
+        // Live values: no re-registration needed.
+        received.inc();
+        assert!(metrics.encode().contains("task=\"2\"} 43"));
+    }
+
+    #[test]
+    fn counter_names_ending_in_total_are_not_doubled() {
+        assert_eq!(
+            plugin_metric_name("Records-Total", true),
+            "kafka_connect_plugins_records"
+        );
+        assert_eq!(
+            plugin_metric_name("records-total", false),
+            "kafka_connect_plugins_records_total"
+        );
+    }
+
+    #[test]
+    fn stopping_a_task_instance_removes_only_its_own_series() {
+        let metrics = Metrics::new();
+        let first = metrics.plugin_metrics("c", 0);
+        let other_task = metrics.plugin_metrics("c", 1);
+        PluginMetrics::new(first.clone())
+            .counter(MetricName::new("hits", "Hits"))
+            .unwrap()
+            .inc();
+        PluginMetrics::new(other_task.clone())
+            .counter(MetricName::new("hits", "Hits"))
+            .unwrap()
+            .inc_by(5);
+        // A restarted instance of task 0 takes its series over before the old one is cleaned up.
+        let restarted = metrics.plugin_metrics("c", 0);
+        PluginMetrics::new(restarted.clone())
+            .counter(MetricName::new("hits", "Hits"))
+            .unwrap()
+            .inc_by(9);
+        first.remove_all();
+        let text = metrics.encode();
+        assert!(text.contains("{connector=\"c\",task=\"0\"} 9"), "{text}");
+        assert!(text.contains("{connector=\"c\",task=\"1\"} 5"), "{text}");
+        restarted.remove_all();
+        let text = metrics.encode();
+        assert!(!text.contains("task=\"0\"} "), "{text}");
+        metrics.remove_task("c", 1);
+        assert!(!metrics.encode().contains("kafka_connect_plugins_hits"));
+    }
+
+    #[test]
+    fn one_name_cannot_be_a_counter_and_a_gauge() {
+        let metrics = Metrics::new();
+        let a = PluginMetrics::new(metrics.plugin_metrics("a", 0));
+        let b = PluginMetrics::new(metrics.plugin_metrics("b", 0));
+        a.counter(MetricName::new("things", "Things")).unwrap();
+        assert!(matches!(
+            b.gauge(MetricName::new("things", "Things")),
+            Err(MetricsError::KindConflict { .. })
+        ));
+        let name = MetricName::new("gone", "Gone");
+        a.gauge(name.clone()).unwrap();
+        a.remove(&name);
+        assert!(!metrics.encode().contains("kafka_connect_plugins_gone"));
+        // Once removed, the name is free for another kind.
+        b.counter(name).unwrap();
     }
 }

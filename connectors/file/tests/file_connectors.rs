@@ -57,11 +57,7 @@ fn props(pairs: &[(&str, &str)]) -> Props {
 }
 
 fn source_context(offsets: Arc<dyn OffsetStorageReader>) -> SourceTaskContext {
-    SourceTaskContext {
-        connector: "file-source".into(),
-        task_id: 0,
-        offsets,
-    }
+    SourceTaskContext::new("file-source", 0, offsets)
 }
 
 async fn start_source(

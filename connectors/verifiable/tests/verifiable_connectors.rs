@@ -49,11 +49,7 @@ fn props(pairs: &[(&str, &str)]) -> Props {
 }
 
 fn source_context(task_id: u32, offsets: Arc<dyn OffsetStorageReader>) -> SourceTaskContext {
-    SourceTaskContext {
-        connector: "verifiable-source".into(),
-        task_id,
-        offsets,
-    }
+    SourceTaskContext::new("verifiable-source", task_id, offsets)
 }
 
 async fn started_source(task_props: Props, offsets: Arc<MemoryOffsets>) -> VerifiableSourceTask {

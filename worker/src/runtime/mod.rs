@@ -20,7 +20,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::StreamConsumer;
 use rdkafka::producer::FutureProducer;
-use sluice_api::{ConnectError, PluginDesc, PluginFactory, Props, SinkTaskContext};
+use sluice_api::{ConnectError, PluginDesc, PluginFactory, PluginMetrics, Props, SinkTaskContext};
 use sluice_config::{Scrubber, WorkerConfig};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 pub use converters::RecordConverters;
 pub use transforms::TransformChain;
 
-use crate::metrics::{Metrics, TaskMetrics};
+use crate::metrics::{Metrics, TaskMetrics, TaskPluginMetrics};
 use crate::plugins::PluginRegistry;
 use crate::status::{State, StatusStore, TargetState, TaskId};
 use errors::{DeadLetterQueue, ErrorHandler, ErrorSettings};
@@ -45,6 +45,8 @@ pub struct TaskEnv {
     status: StatusStore,
     /// The task's metric handles.
     pub metrics: TaskMetrics,
+    /// Where the plugin registers its own metrics (KIP-877), handed to it in its task context.
+    pub plugin_metrics: PluginMetrics,
     worker_metrics: Arc<Metrics>,
     /// Cancelled when the task must stop.
     pub cancel: CancellationToken,
@@ -157,6 +159,15 @@ impl TaskHandle {
     }
 }
 
+/// Removes a task instance's plugin metrics when dropped (the task stopped).
+struct RemovePluginMetrics(Arc<TaskPluginMetrics>);
+
+impl Drop for RemovePluginMetrics {
+    fn drop(&mut self) {
+        self.0.remove_all();
+    }
+}
+
 /// Everything needed to start one task.
 pub struct TaskSpec {
     /// The task.
@@ -212,10 +223,14 @@ impl Worker {
     pub fn start_task(&self, spec: TaskSpec, target: TargetState) -> TaskHandle {
         let cancel = CancellationToken::new();
         let (target_tx, target_rx) = watch::channel(target);
+        let plugin_metrics = self
+            .metrics
+            .plugin_metrics(&spec.id.connector, spec.id.task);
         let env = TaskEnv {
             id: spec.id.clone(),
             status: self.status.clone(),
             metrics: self.metrics.task(&spec.id.connector, spec.id.task),
+            plugin_metrics: PluginMetrics::new(plugin_metrics.clone()),
             worker_metrics: self.metrics.clone(),
             cancel: cancel.clone(),
             target: target_rx,
@@ -232,6 +247,8 @@ impl Worker {
         self.metrics.task_startup_attempts.inc();
         let worker = self.clone();
         let join = tokio::spawn(async move {
+            // Drops the plugin's metrics when the task ends, even when it is aborted.
+            let _plugin_metrics = RemovePluginMetrics(plugin_metrics);
             match worker.build(spec, env).await {
                 Ok(Runner::Source(r)) => r.run().await,
                 Ok(Runner::Sink(r)) => r.run().await,
@@ -499,6 +516,7 @@ impl Parts {
                 submitted: SubmittedRecords::default(),
                 in_flight: FuturesUnordered::new(),
                 unflushed: Default::default(),
+                active_topics: Default::default(),
             })),
             Parts::Sink {
                 task,
@@ -512,6 +530,7 @@ impl Parts {
                 durable,
                 subscription,
             } => Runner::Sink(Box::new(SinkTaskRunner {
+                context: SinkTaskContext::with_metrics(env.plugin_metrics.clone()),
                 env,
                 task,
                 task_props,
@@ -522,7 +541,6 @@ impl Parts {
                 consumer,
                 events,
                 durable,
-                context: SinkTaskContext::new(),
                 subscription,
                 assignment: BTreeSet::new(),
                 consumed: Default::default(),

@@ -4,7 +4,8 @@
 //! acknowledgement, `commit_record` and offset tracking → every `offset.flush.interval.ms` (and on
 //! stop) the offsets of fully acknowledged prefixes are written to the offset store, then `commit`.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,7 +27,7 @@ use super::{RecordConverters, TaskEnv, TransformChain};
 use crate::status::{State, TargetState};
 
 type Ack = (
-    SubmittedId,
+    Option<SubmittedId>,
     SourceRecord,
     Result<OwnedDeliveryResult, futures::channel::oneshot::Canceled>,
 );
@@ -47,16 +48,19 @@ pub struct SourceTaskRunner {
     pub(crate) in_flight: FuturesUnordered<BoxFuture<'static, Ack>>,
     /// Offsets taken from `submitted` but not yet written (a failed write is retried next time).
     pub(crate) unflushed: BTreeMap<String, String>,
+    /// Topics recorded as used (KIP-558) during the current poll batch: the status store is told
+    /// once per topic and batch, not per record, and again after a topic reset.
+    pub(crate) active_topics: HashSet<String>,
 }
 
-/// Converted bytes of one record, ready for the producer.
-struct Serialized {
-    topic: String,
-    partition: Option<i32>,
+/// Converted bytes of one record, ready for the producer. `record` is the transformed record, or
+/// the polled one itself when there are no transforms (no copy).
+struct Serialized<'a> {
+    record: Cow<'a, ConnectRecord>,
     key: Option<Vec<u8>>,
     value: Option<Vec<u8>>,
-    headers: Vec<(String, Option<Vec<u8>>)>,
-    timestamp: Option<i64>,
+    /// Converted header values, in the order of `record.headers`.
+    headers: Vec<Option<Vec<u8>>>,
 }
 
 fn describe(record: &ConnectRecord, include: bool) -> String {
@@ -88,6 +92,7 @@ impl SourceTaskRunner {
                 self.env.id.connector.clone(),
                 self.offsets.clone(),
             )),
+            metrics: self.env.plugin_metrics.clone(),
         };
         self.task
             .start(std::mem::take(&mut self.task_props), context)
@@ -135,6 +140,7 @@ impl SourceTaskRunner {
                     .inc_by(records.len() as u64);
                 self.env.metrics.batch_size.observe(records.len() as f64);
             }
+            self.active_topics.clear();
             for record in records {
                 self.send(record).await?;
             }
@@ -152,21 +158,27 @@ impl SourceTaskRunner {
 
     /// Transforms, converts and sends one record; dropped or skipped records count as delivered.
     async fn send(&mut self, record: SourceRecord) -> Result<(), ConnectError> {
-        let id = self
-            .submitted
-            .submit(&record.source_partition, &record.source_offset);
+        // A record without source partition and offset has nothing to commit: not tracked.
+        let id =
+            (!record.source_partition.is_empty() || !record.source_offset.is_empty()).then(|| {
+                self.submitted
+                    .submit(&record.source_partition, &record.source_offset)
+            });
         let Some(serialized) =
             transform_and_convert(&self.errors, &self.transforms, &self.converters, &record)
                 .await?
         else {
-            self.submitted.ack(&id);
+            if let Some(id) = &id {
+                self.submitted.ack(id);
+            }
             self.task.commit_record(&record, None).await?;
             return Ok(());
         };
+        let topic = serialized.record.topic.as_str();
         if let Some(creator) = &mut self.topic_creator {
             let mut attempts = 0;
             loop {
-                match creator.ensure(&serialized.topic).await {
+                match creator.ensure(topic).await {
                     Ok(()) => break,
                     Err(e) if e.is_retriable() && attempts < 5 => {
                         attempts += 1;
@@ -177,27 +189,34 @@ impl SourceTaskRunner {
                 }
             }
         }
-        let headers = serialized
-            .headers
-            .iter()
-            .fold(OwnedHeaders::new(), |h, (key, value)| {
-                h.insert(Header {
-                    key,
-                    value: value.as_deref(),
-                })
-            });
-        let mut out: FutureRecord<'_, [u8], [u8]> =
-            FutureRecord::to(&serialized.topic).headers(headers);
+        let mut out: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic);
+        if !serialized.headers.is_empty() {
+            let headers = serialized
+                .record
+                .headers
+                .iter()
+                .zip(&serialized.headers)
+                .fold(
+                    OwnedHeaders::new_with_capacity(serialized.headers.len()),
+                    |h, (header, value)| {
+                        h.insert(Header {
+                            key: &header.key,
+                            value: value.as_deref(),
+                        })
+                    },
+                );
+            out = out.headers(headers);
+        }
         if let Some(k) = &serialized.key {
             out = out.key(k);
         }
         if let Some(v) = &serialized.value {
             out = out.payload(v);
         }
-        if let Some(p) = serialized.partition {
+        if let Some(p) = serialized.record.kafka_partition {
             out = out.partition(p);
         }
-        if let Some(ts) = serialized.timestamp {
+        if let Some(ts) = serialized.record.timestamp {
             out = out.timestamp(ts);
         }
         let delivery = loop {
@@ -211,14 +230,17 @@ impl SourceTaskRunner {
                 }
                 Err((e, _)) => {
                     return Err(ConnectError::connect(format!(
-                        "Failed to send a record to topic '{}': {e}",
-                        serialized.topic
+                        "Failed to send a record to topic '{topic}': {e}"
                     )));
                 }
             }
         };
         self.env.metrics.source_record_active_count.inc();
-        self.env.record_topic(&serialized.topic);
+        if !self.active_topics.contains(topic) {
+            self.env.record_topic(topic);
+            self.active_topics.insert(topic.to_owned());
+        }
+        drop(serialized);
         self.in_flight
             .push(async move { (id, record, delivery.await) }.boxed());
         Ok(())
@@ -246,7 +268,9 @@ impl SourceTaskRunner {
             Ok(Err((e, _))) => self.produce_failed(&record, &e.to_string())?,
             Err(_) => self.produce_failed(&record, "the producer was closed")?,
         };
-        self.submitted.ack(&id);
+        if let Some(id) = &id {
+            self.submitted.ack(id);
+        }
         self.task.commit_record(&record, metadata).await
     }
 
@@ -339,15 +363,15 @@ impl SourceTaskRunner {
 
 /// Transforms and converts one record; `None` when a transform dropped it or an error skipped it.
 /// A free function (not a method) so the future borrows only the shareable parts of the task.
-async fn transform_and_convert(
+async fn transform_and_convert<'a>(
     errors: &ErrorHandler,
     chain: &TransformChain,
     conv: &RecordConverters,
-    source: &SourceRecord,
-) -> Result<Option<Serialized>, ConnectError> {
+    source: &'a SourceRecord,
+) -> Result<Option<Serialized<'a>>, ConnectError> {
     let include = |inc: bool| describe(&source.record, inc);
     let record = if chain.is_empty() {
-        source.record.clone()
+        Cow::Borrowed(&source.record)
     } else {
         match errors
             .run(Stage::Transformation, include, || {
@@ -355,7 +379,7 @@ async fn transform_and_convert(
             })
             .await?
         {
-            Outcome::Done(Some(r)) => r,
+            Outcome::Done(Some(r)) => Cow::Owned(r),
             Outcome::Done(None) | Outcome::Skipped(_) => return Ok(None),
         }
     };
@@ -400,16 +424,14 @@ async fn transform_and_convert(
             })
             .await?
         {
-            Outcome::Done(v) => headers.push((h.key.clone(), v)),
+            Outcome::Done(v) => headers.push(v),
             Outcome::Skipped(_) => return Ok(None),
         }
     }
     Ok(Some(Serialized {
-        topic: record.topic.clone(),
-        partition: record.kafka_partition,
+        record,
         key,
         value,
         headers,
-        timestamp: record.timestamp,
     }))
 }
