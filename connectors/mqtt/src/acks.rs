@@ -30,6 +30,9 @@ pub struct AckTracker<T> {
     first_seq: u64,
     /// Unconfirmed sequence numbers per (topic, packet id), oldest first.
     unconfirmed: HashMap<(String, u16), VecDeque<u64>>,
+    /// Messages of older connections released without an acknowledgement, since the last
+    /// [`AckTracker::take_stale`].
+    stale: u64,
 }
 
 impl<T> Default for AckTracker<T> {
@@ -38,6 +41,7 @@ impl<T> Default for AckTracker<T> {
             entries: VecDeque::new(),
             first_seq: 0,
             unconfirmed: HashMap::new(),
+            stale: 0,
         }
     }
 }
@@ -93,10 +97,18 @@ impl<T> AckTracker<T> {
                 self.first_seq += 1;
                 if entry.generation == current {
                     out.push(entry.handle);
+                } else {
+                    self.stale += 1;
                 }
             }
         }
         out
+    }
+
+    /// How many messages of older connections [`AckTracker::release`] dropped without an
+    /// acknowledgement since the last call (the broker redelivers them).
+    pub fn take_stale(&mut self) -> u64 {
+        std::mem::take(&mut self.stale)
     }
 
     /// Messages received and not yet released.
@@ -182,6 +194,8 @@ mod tests {
         t.confirm("t", 1);
         // The first confirmation of (t, 1) marks the oldest entry: the redelivery still waits.
         assert!(t.release(2).is_empty(), "old1 and old2 go without acks");
+        assert_eq!(t.take_stale(), 2);
+        assert_eq!(t.take_stale(), 0);
         assert_eq!(t.len(), 2);
         t.confirm("t", 3);
         assert!(t.release(2).is_empty(), "redelivered1 still blocks new3");

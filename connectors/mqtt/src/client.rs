@@ -19,16 +19,15 @@ pub(crate) const REQUEST_CHANNEL: usize = 1024;
 /// The largest packet MQTT allows.
 const MAX_PACKET: usize = 268_435_455;
 
-/// What acknowledging a message needs: its packet as received.
-#[derive(Debug, Clone)]
-pub(crate) enum AckHandle {
-    /// An MQTT 3.1.1 PUBLISH.
-    V4(Publish),
-    /// An MQTT 5 PUBLISH.
-    V5(v5::mqttbytes::v5::Publish),
+/// What acknowledging a message needs: its packet id and QoS (PUBACK for 1, PUBREC for 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AckHandle {
+    pub packet_id: u16,
+    pub qos: u8,
 }
 
-/// A received message, whatever the protocol version.
+/// A received message, whatever the protocol version. Built by moving the packet's parts: the
+/// topic is not copied, the payload is copied once (out of rumqttc's shared read buffer).
 #[derive(Debug, Clone)]
 pub(crate) struct Message {
     pub topic: String,
@@ -41,41 +40,45 @@ pub(crate) struct Message {
     pub user_properties: Vec<(String, String)>,
     /// MQTT 5 content type.
     pub content_type: Option<String>,
-    pub handle: AckHandle,
 }
 
 impl Message {
     pub(crate) fn from_v4(publish: Publish) -> Self {
         Self {
-            topic: publish.topic.clone(),
-            payload: publish.payload.to_vec(),
             qos: publish.qos as u8,
             packet_id: publish.pkid,
             retain: publish.retain,
             dup: publish.dup,
+            topic: publish.topic,
+            payload: Vec::from(publish.payload),
             user_properties: Vec::new(),
             content_type: None,
-            handle: AckHandle::V4(publish),
         }
     }
 
     pub(crate) fn from_v5(publish: v5::mqttbytes::v5::Publish) -> Self {
         let (user_properties, content_type) = publish
             .properties
-            .as_ref()
-            .map(|p| (p.user_properties.clone(), p.content_type.clone()))
+            .map(|p| (p.user_properties, p.content_type))
             .unwrap_or_default();
         Self {
             topic: String::from_utf8_lossy(&publish.topic).into_owned(),
-            payload: publish.payload.to_vec(),
+            payload: Vec::from(publish.payload),
             qos: publish.qos as u8,
             packet_id: publish.pkid,
             retain: publish.retain,
             dup: publish.dup,
             user_properties,
             content_type,
-            handle: AckHandle::V5(publish),
         }
+    }
+
+    /// What acknowledging this message needs; `None` for QoS 0.
+    pub(crate) fn ack_handle(&self) -> Option<AckHandle> {
+        (self.qos > 0).then_some(AckHandle {
+            packet_id: self.packet_id,
+            qos: self.qos,
+        })
     }
 }
 
@@ -89,11 +92,23 @@ pub(crate) enum Client {
 impl Client {
     /// Queues the acknowledgement of `handle`; false when rumqttc's channel is full.
     pub(crate) fn try_ack(&self, handle: &AckHandle) -> bool {
-        match (self, handle) {
-            (Client::V4(client), AckHandle::V4(publish)) => client.try_ack(publish).is_ok(),
-            (Client::V5(client), AckHandle::V5(publish)) => client.try_ack(publish).is_ok(),
-            // A packet of the other protocol cannot come from this connection: nothing to send.
-            _ => true,
+        // rumqttc builds the acknowledgement from the packet's QoS and id only.
+        match self {
+            Client::V4(client) => {
+                let mut publish = Publish::new(String::new(), qos_of(handle.qos), Vec::new());
+                publish.pkid = handle.packet_id;
+                client.try_ack(&publish).is_ok()
+            }
+            Client::V5(client) => {
+                let mut publish = v5::mqttbytes::v5::Publish::new(
+                    String::new(),
+                    v5_qos_of(handle.qos),
+                    Vec::new(),
+                    None,
+                );
+                publish.pkid = handle.packet_id;
+                client.try_ack(&publish).is_ok()
+            }
         }
     }
 
@@ -143,7 +158,7 @@ pub(crate) enum ConnectionEvent {
     /// Subscription results, per filter: `None` for granted, else why not.
     Subscribed(Vec<Option<String>>),
     /// A message.
-    Message(Box<Message>),
+    Message(Message),
     /// Anything else.
     Other,
     /// The connection failed, with a human reason (rumqttc reconnects on the next poll).
@@ -168,7 +183,7 @@ impl Connection {
                         .collect(),
                 ),
                 Ok(Event::Incoming(Packet::Publish(publish))) => {
-                    ConnectionEvent::Message(Box::new(Message::from_v4(publish)))
+                    ConnectionEvent::Message(Message::from_v4(publish))
                 }
                 Ok(_) => ConnectionEvent::Other,
                 Err(error) => ConnectionEvent::Failed(describe_v4_failure(broker, &error)),
@@ -189,7 +204,7 @@ impl Connection {
                             .collect(),
                     ),
                     Ok(v5::Event::Incoming(V5Packet::Publish(publish))) => {
-                        ConnectionEvent::Message(Box::new(Message::from_v5(publish)))
+                        ConnectionEvent::Message(Message::from_v5(publish))
                     }
                     Ok(_) => ConnectionEvent::Other,
                     Err(error) => ConnectionEvent::Failed(describe_v5_failure(broker, &error)),
@@ -219,11 +234,8 @@ fn transport(broker: &BrokerUri, settings: &MqttSettings) -> Result<Option<Trans
     if !broker.tls {
         return Ok(None);
     }
-    let config = crate::tls::client_config(
-        settings.trust_store.as_deref(),
-        settings.key_store.as_deref(),
-    )
-    .map_err(|e| ConnectError::config(e.to_string()))?;
+    let config = crate::tls::client_config(settings.trust_store_file(), settings.key_store_file())
+        .map_err(|e| ConnectError::config(e.to_string()))?;
     Ok(Some(Transport::tls_with_config(TlsConfiguration::Rustls(
         config,
     ))))

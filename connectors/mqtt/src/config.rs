@@ -36,15 +36,17 @@ pub const EMPTY_TIMEOUT: &str = "records.buffer.queue.empty.timeout";
 /// How long the connection may wait on a full queue, in milliseconds (kept for compatibility:
 /// a full queue here stops reading from the socket, which pushes back on the broker).
 pub const FULL_TIMEOUT: &str = "records.buffer.queue.full.timeout";
-/// Trust store: a PEM file of CA certificates (Java JKS files are not readable here).
+/// Trust store: a PEM file of CA certificates, or a PKCS#12 file (Java JKS files are refused).
 pub const TRUST_STORE_PATH: &str = "mqtt.ssl.trust.store.path";
-/// Trust store password (unused for PEM).
+/// Trust store password (PKCS#12; unused for PEM).
 pub const TRUST_STORE_PASSWORD: &str = "mqtt.ssl.trust.store.password";
-/// Key store: a PEM file with the client certificate chain and its private key.
+/// Key store: a PEM file with the client certificate chain and its private key, or a PKCS#12
+/// file with the key and its certificate.
 pub const KEY_STORE_PATH: &str = "mqtt.ssl.key.store.path";
-/// Key store password (unused for PEM).
+/// Key store password (PKCS#12; unused for PEM).
 pub const KEY_STORE_PASSWORD: &str = "mqtt.ssl.key.store.password";
-/// Private key password (unused for PEM).
+/// Private key password: accepted for compatibility; a PKCS#12 key must use the store password
+/// (as `openssl pkcs12 -export` and `keytool` write it), a PEM key must be unencrypted.
 pub const KEY_PASSWORD: &str = "mqtt.ssl.key.password";
 /// Extension: MQTT protocol version, `3.1.1` (default) or `5`.
 pub const VERSION: &str = "mqtt.version";
@@ -299,27 +301,27 @@ pub fn config_def() -> ConfigDef {
         (
             TRUST_STORE_PATH,
             ConfigType::String,
-            "PEM file with the CA certificates that validate the broker (TLS URIs).",
+            "PEM or PKCS#12 (.p12/.pfx) file with the CA certificates that validate the broker (TLS URIs); empty for the system's CAs.",
         ),
         (
             TRUST_STORE_PASSWORD,
             ConfigType::Password,
-            "Trust store password (not needed for PEM).",
+            "Password of a PKCS#12 trust store (not needed for PEM).",
         ),
         (
             KEY_STORE_PATH,
             ConfigType::String,
-            "PEM file with the client certificate chain and private key, for mutual TLS.",
+            "PEM file with the client certificate chain and unencrypted private key, or PKCS#12 (.p12/.pfx) file with the key and its certificate, for mutual TLS.",
         ),
         (
             KEY_STORE_PASSWORD,
             ConfigType::Password,
-            "Key store password (not needed for PEM).",
+            "Password of a PKCS#12 key store (not needed for PEM).",
         ),
         (
             KEY_PASSWORD,
             ConfigType::Password,
-            "Private key password (not needed for unencrypted PEM).",
+            "Accepted for compatibility: the key inside a PKCS#12 key store must use the store password.",
         ),
     ]
     .into_iter()
@@ -448,10 +450,14 @@ pub struct MqttSettings {
     pub max_batch: usize,
     /// Wait on an empty queue.
     pub empty_timeout: Duration,
-    /// PEM trust store path.
+    /// Trust store path (PEM or PKCS#12).
     pub trust_store: Option<String>,
-    /// PEM key store path.
+    /// Trust store password (PKCS#12).
+    pub trust_store_password: String,
+    /// Key store path (PEM or PKCS#12).
     pub key_store: Option<String>,
+    /// Key store password (PKCS#12).
+    pub key_store_password: String,
     /// Protocol version.
     pub version: MqttVersion,
     /// Client id prefix.
@@ -464,11 +470,38 @@ fn non_empty(s: Option<&str>) -> Option<String> {
         .map(str::to_owned)
 }
 
+fn password(config: &Config, key: &str) -> String {
+    config
+        .password(key)
+        .map(|p| p.value().to_owned())
+        .unwrap_or_default()
+}
+
 fn positive(config: &Config, key: &str) -> usize {
     config.int(key).unwrap_or(1).max(1) as usize
 }
 
 impl MqttSettings {
+    /// The trust store file, if one is set.
+    pub fn trust_store_file(&self) -> Option<crate::tls::StoreFile<'_>> {
+        self.trust_store
+            .as_deref()
+            .map(|path| crate::tls::StoreFile {
+                path,
+                password: &self.trust_store_password,
+                password_key: TRUST_STORE_PASSWORD,
+            })
+    }
+
+    /// The key store file, if one is set.
+    pub fn key_store_file(&self) -> Option<crate::tls::StoreFile<'_>> {
+        self.key_store.as_deref().map(|path| crate::tls::StoreFile {
+            path,
+            password: &self.key_store_password,
+            password_key: KEY_STORE_PASSWORD,
+        })
+    }
+
     /// Parses and validates the properties.
     pub fn parse(props: &Props) -> Result<Self> {
         let config = config_def().parse(props)?;
@@ -484,10 +517,7 @@ impl MqttSettings {
             kafka_topic: config.string(KAFKA_TOPIC).unwrap_or("mqtt").to_owned(),
             qos: config.int(QOS).unwrap_or(0).clamp(0, 2) as u8,
             username: non_empty(config.string(USERNAME)),
-            password: config
-                .password(PASSWORD)
-                .map(|p| p.value().to_owned())
-                .unwrap_or_default(),
+            password: password(&config, PASSWORD),
             clean_session: config.bool(CLEAN_SESSION).unwrap_or(true),
             connect_timeout: Duration::from_secs(positive(&config, CONNECT_TIMEOUT) as u64),
             keepalive: Duration::from_secs(positive(&config, KEEPALIVE) as u64),
@@ -500,7 +530,9 @@ impl MqttSettings {
                 config.int(EMPTY_TIMEOUT).unwrap_or(100).max(0) as u64
             ),
             trust_store: non_empty(config.string(TRUST_STORE_PATH)),
+            trust_store_password: password(&config, TRUST_STORE_PASSWORD),
             key_store: non_empty(config.string(KEY_STORE_PATH)),
+            key_store_password: password(&config, KEY_STORE_PASSWORD),
             version: if config.string(VERSION) == Some("5") {
                 MqttVersion::V5
             } else {

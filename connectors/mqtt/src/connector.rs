@@ -1,7 +1,8 @@
 //! The connector: validates the settings and spreads topic filters across tasks.
 
 use sluice_api::{
-    ConfigDef, Connector, ConnectorContext, Props, Result, SourceConnector, async_trait,
+    ConfigDef, ConfigValue, Connector, ConnectorContext, Props, Result, SourceConnector,
+    async_trait,
 };
 
 use crate::config::{self, MqttSettings};
@@ -54,6 +55,41 @@ impl Connector for MqttSourceConnector {
 
     fn config_def(&self) -> ConfigDef {
         config::config_def()
+    }
+
+    /// Checks each key, then, with a TLS broker URI, that the trust and key stores can be opened
+    /// (file readable, PEM or PKCS#12, right password), reporting a failure on the path's key.
+    fn validate(&self, props: &Props) -> Vec<ConfigValue> {
+        let mut values = self.config_def().validate(props);
+        if values.iter().any(|v| !v.errors.is_empty()) {
+            return values;
+        }
+        let Ok(settings) = MqttSettings::parse(props) else {
+            return values;
+        };
+        // The stores are only read for ssl:// brokers.
+        if !settings.brokers.iter().any(|b| b.tls) {
+            return values;
+        }
+        for (key, store) in [
+            (config::TRUST_STORE_PATH, settings.trust_store_file()),
+            (config::KEY_STORE_PATH, settings.key_store_file()),
+        ] {
+            let Some(store) = store else { continue };
+            let checked = match key {
+                config::TRUST_STORE_PATH => crate::tls::check_stores(Some(store), None),
+                _ => crate::tls::check_stores(None, Some(store)),
+            };
+            if let Err(e) = checked
+                && let Some(value) = values.iter_mut().find(|v| v.name == key)
+            {
+                value.errors.push(format!(
+                    "Invalid value {} for configuration {key}: {e}",
+                    store.path
+                ));
+            }
+        }
+        values
     }
 
     async fn start(&mut self, props: Props, _context: ConnectorContext) -> Result<()> {

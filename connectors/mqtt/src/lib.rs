@@ -12,7 +12,7 @@ mod client;
 pub mod config;
 mod connector;
 mod task;
-mod tls;
+pub mod tls;
 
 use sluice_api::{PluginDesc, PluginFactory, SourceConnector, SourceTask};
 

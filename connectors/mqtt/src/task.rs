@@ -7,9 +7,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use sluice_api::data::SchemaRef;
 use sluice_api::{
-    ConnectError, ConnectRecord, Headers, Props, Result, Schema, SourceMap, SourceRecord,
-    SourceTask, SourceTaskContext, Value, async_trait, task::RecordMetadata,
+    ConnectError, ConnectRecord, Counter, Gauge, Headers, MetricName, PluginMetrics, Props, Result,
+    Schema, SourceMap, SourceRecord, SourceTask, SourceTaskContext, Value, async_trait,
+    task::RecordMetadata,
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -44,17 +46,98 @@ struct Received {
     message: Message,
 }
 
-/// Counters of one task, also logged periodically.
-#[derive(Debug, Default)]
-pub struct TaskCounters {
-    /// Messages received from the broker.
-    pub received: AtomicU64,
-    /// Acknowledgements sent to the broker.
-    pub acked: AtomicU64,
-    /// Successful connections after the first.
-    pub reconnects: AtomicU64,
-    /// Failed connection attempts.
-    pub connect_failures: AtomicU64,
+/// Metric names of the task (exported as `kafka_connect_plugins_<name>` with `_` for `-`, and
+/// `_total` after counters).
+pub mod metric_names {
+    /// Counter: messages received from the broker.
+    pub const RECEIVED: &str = "mqtt-messages-received";
+    /// Counter: acknowledgements (PUBACK/PUBREC) handed to the connection for QoS 1/2 messages.
+    pub const ACKED: &str = "mqtt-messages-acked";
+    /// Gauge: QoS 1/2 messages given to the worker whose acknowledgement is not sent yet (waiting
+    /// for Kafka, or for earlier messages).
+    pub const IN_FLIGHT: &str = "mqtt-messages-in-flight";
+    /// Gauge: messages received and waiting in the buffer queue for the next poll.
+    pub const QUEUED: &str = "mqtt-messages-queued";
+    /// Counter: successful connections after the first (broker restarts, failovers).
+    pub const RECONNECTS: &str = "mqtt-reconnects";
+    /// Counter: failed connection attempts.
+    pub const CONNECT_FAILURES: &str = "mqtt-connect-failures";
+    /// Counter: QoS 1/2 messages of an earlier connection that were written to Kafka but not
+    /// acknowledged (the broker redelivers them, so Kafka gets them twice).
+    pub const ACKS_DROPPED: &str = "mqtt-acks-dropped";
+}
+
+/// The task's metrics (KIP-877 plugin metrics), also logged periodically.
+#[derive(Debug, Clone, Default)]
+struct TaskMetrics {
+    received: Counter,
+    acked: Counter,
+    in_flight: Gauge,
+    queued: Gauge,
+    reconnects: Counter,
+    connect_failures: Counter,
+    acks_dropped: Counter,
+}
+
+impl TaskMetrics {
+    /// Registers every metric; one that cannot be registered still counts, unexported.
+    fn register(metrics: &PluginMetrics) -> Self {
+        use metric_names::*;
+        let counter = |name: &str, description: &str| {
+            metrics
+                .counter(MetricName::new(name, description))
+                .unwrap_or_else(|e| {
+                    warn!(error = %e, "cannot register an MQTT metric");
+                    Counter::default()
+                })
+        };
+        let gauge = |name: &str, description: &str| {
+            metrics
+                .gauge(MetricName::new(name, description))
+                .unwrap_or_else(|e| {
+                    warn!(error = %e, "cannot register an MQTT metric");
+                    Gauge::default()
+                })
+        };
+        Self {
+            received: counter(RECEIVED, "MQTT messages received from the broker"),
+            acked: counter(
+                ACKED,
+                "MQTT acknowledgements sent after Kafka confirmed the record",
+            ),
+            in_flight: gauge(
+                IN_FLIGHT,
+                "QoS 1/2 MQTT messages given to the worker and not yet acknowledged",
+            ),
+            queued: gauge(QUEUED, "MQTT messages waiting in the buffer queue"),
+            reconnects: counter(RECONNECTS, "MQTT connections made after the first"),
+            connect_failures: counter(CONNECT_FAILURES, "Failed MQTT connection attempts"),
+            acks_dropped: counter(
+                ACKS_DROPPED,
+                "QoS 1/2 MQTT messages of an earlier connection left unacknowledged (redelivered)",
+            ),
+        }
+    }
+}
+
+/// Schemas of the record parts, built once per task (cloning one is a reference count).
+#[derive(Debug, Clone)]
+struct Schemas {
+    int32: SchemaRef,
+    boolean: SchemaRef,
+    string: SchemaRef,
+    bytes: SchemaRef,
+}
+
+impl Default for Schemas {
+    fn default() -> Self {
+        Self {
+            int32: Schema::int32(),
+            boolean: Schema::boolean(),
+            string: Schema::string(),
+            bytes: Schema::bytes(),
+        }
+    }
 }
 
 /// State shared by the task and its connection loop.
@@ -65,7 +148,7 @@ struct Shared {
     generation: AtomicU64,
     /// Why the connection loop gave up, once it has.
     fatal: Mutex<Option<String>>,
-    counters: TaskCounters,
+    metrics: TaskMetrics,
 }
 
 impl Shared {
@@ -95,6 +178,7 @@ struct Running {
     /// Released acknowledgements that did not fit in rumqttc's request channel yet.
     unsent_acks: VecDeque<AckHandle>,
     last_stats: tokio::time::Instant,
+    schemas: Schemas,
 }
 
 /// The MQTT source task.
@@ -137,7 +221,7 @@ async fn connection_loop(
             ConnectionEvent::Connected { session_present } => {
                 let generation = shared.generation.fetch_add(1, Ordering::SeqCst) + 1;
                 if connected_once {
-                    shared.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+                    shared.metrics.reconnects.inc();
                 }
                 failing_since = None;
                 backoff = INITIAL_BACKOFF;
@@ -165,12 +249,12 @@ async fn connection_loop(
                 }
             }
             ConnectionEvent::Message(message) => {
-                shared.counters.received.fetch_add(1, Ordering::Relaxed);
+                shared.metrics.received.inc();
                 let generation = shared.generation.load(Ordering::SeqCst);
                 if sender
                     .send(Received {
                         generation,
-                        message: *message,
+                        message,
                     })
                     .await
                     .is_err()
@@ -180,10 +264,7 @@ async fn connection_loop(
             }
             ConnectionEvent::Other => {}
             ConnectionEvent::Failed(reason) => {
-                shared
-                    .counters
-                    .connect_failures
-                    .fetch_add(1, Ordering::Relaxed);
+                shared.metrics.connect_failures.inc();
                 let since = *failing_since.get_or_insert_with(tokio::time::Instant::now);
                 let failed_for = since.elapsed();
                 if failed_for >= settings.max_retry_time {
@@ -217,40 +298,41 @@ async fn connection_loop(
     }
 }
 
-fn to_record(kafka_topic: &str, message: &Message) -> SourceRecord {
+/// The record of a message; the topic and payload move into it without copies.
+fn to_record(kafka_topic: &str, schemas: &Schemas, message: Message) -> SourceRecord {
     let mut headers = Headers::new();
     headers.add(
         HEADER_MESSAGE_ID,
-        Some(Schema::int32()),
+        Some(schemas.int32.clone()),
         Value::Int32(i32::from(message.packet_id)),
     );
     headers.add(
         HEADER_QOS,
-        Some(Schema::int32()),
+        Some(schemas.int32.clone()),
         Value::Int32(i32::from(message.qos)),
     );
     headers.add(
         HEADER_RETAINED,
-        Some(Schema::boolean()),
+        Some(schemas.boolean.clone()),
         Value::Boolean(message.retain),
     );
     headers.add(
         HEADER_DUPLICATE,
-        Some(Schema::boolean()),
+        Some(schemas.boolean.clone()),
         Value::Boolean(message.dup),
     );
-    for (key, value) in &message.user_properties {
+    for (key, value) in message.user_properties {
         headers.add(
             format!("{HEADER_USER_PROPERTY_PREFIX}{key}"),
-            Some(Schema::string()),
-            Value::String(value.clone()),
+            Some(schemas.string.clone()),
+            Value::String(value),
         );
     }
-    if let Some(content_type) = &message.content_type {
+    if let Some(content_type) = message.content_type {
         headers.add(
             HEADER_CONTENT_TYPE,
-            Some(Schema::string()),
-            Value::String(content_type.clone()),
+            Some(schemas.string.clone()),
+            Value::String(content_type),
         );
     }
     let timestamp = SystemTime::now()
@@ -263,10 +345,10 @@ fn to_record(kafka_topic: &str, message: &Message) -> SourceRecord {
         record: ConnectRecord {
             topic: kafka_topic.to_owned(),
             kafka_partition: None,
-            key_schema: Some(Schema::string()),
-            key: Value::String(message.topic.clone()),
-            value_schema: Some(Schema::bytes()),
-            value: Value::Bytes(message.payload.clone()),
+            key_schema: Some(schemas.string.clone()),
+            key: Value::String(message.topic),
+            value_schema: Some(schemas.bytes.clone()),
+            value: Value::Bytes(message.payload),
             timestamp,
             headers,
             kafka_offset: None,
@@ -300,17 +382,27 @@ impl Running {
     fn send_acks(&mut self) {
         let current = self.shared.generation.load(Ordering::SeqCst);
         self.unsent_acks.extend(self.tracker.release(current));
-        if self.unsent_acks.is_empty() {
-            return;
-        }
-        let client = self.shared.client();
-        while let Some(handle) = self.unsent_acks.front() {
-            if !client.try_ack(handle) {
-                break;
+        let metrics = &self.shared.metrics;
+        metrics.acks_dropped.inc_by(self.tracker.take_stale());
+        if !self.unsent_acks.is_empty() {
+            let client = self.shared.client();
+            while let Some(handle) = self.unsent_acks.front() {
+                if !client.try_ack(handle) {
+                    break;
+                }
+                self.unsent_acks.pop_front();
+                metrics.acked.inc();
             }
-            self.unsent_acks.pop_front();
-            self.shared.counters.acked.fetch_add(1, Ordering::Relaxed);
         }
+        self.update_in_flight();
+    }
+
+    /// QoS 1/2 messages given to the worker and not acknowledged yet.
+    fn update_in_flight(&self) {
+        self.shared
+            .metrics
+            .in_flight
+            .set((self.tracker.len() + self.unsent_acks.len()) as i64);
     }
 
     fn log_stats(&mut self) {
@@ -318,15 +410,16 @@ impl Running {
             return;
         }
         self.last_stats = tokio::time::Instant::now();
-        let c = &self.shared.counters;
+        let m = &self.shared.metrics;
         info!(
             client_id = self.client_id,
-            received = c.received.load(Ordering::Relaxed),
-            acked = c.acked.load(Ordering::Relaxed),
-            in_flight = self.tracker.len(),
+            received = m.received.get(),
+            acked = m.acked.get(),
+            in_flight = m.in_flight.get(),
             queued = self.receiver.len(),
-            reconnects = c.reconnects.load(Ordering::Relaxed),
-            connect_failures = c.connect_failures.load(Ordering::Relaxed),
+            reconnects = m.reconnects.get(),
+            connect_failures = m.connect_failures.get(),
+            acks_dropped = m.acks_dropped.get(),
             "MQTT source task counters"
         );
     }
@@ -346,7 +439,7 @@ impl SourceTask for MqttSourceTask {
             client: Mutex::new(client),
             generation: AtomicU64::new(0),
             fatal: Mutex::new(None),
-            counters: TaskCounters::default(),
+            metrics: TaskMetrics::register(&context.metrics),
         });
         let (sender, receiver) = mpsc::channel(settings.queue_size);
         info!(client_id, topics = ?settings.topics, qos = settings.qos, clean_session = settings.clean_session, version = ?settings.version, "starting MQTT source task");
@@ -366,6 +459,7 @@ impl SourceTask for MqttSourceTask {
             tracker: AckTracker::new(),
             unsent_acks: VecDeque::new(),
             last_stats: tokio::time::Instant::now(),
+            schemas: Schemas::default(),
         });
         Ok(())
     }
@@ -393,28 +487,33 @@ impl SourceTask for MqttSourceTask {
             }
             Err(_) => return Ok(Vec::new()),
         };
-        let mut batch = Vec::with_capacity(running.settings.max_batch.min(1024));
+        let mut batch =
+            Vec::with_capacity((running.receiver.len() + 1).min(running.settings.max_batch));
         let mut next = Some(first);
         while let Some(Received {
             generation,
             message,
         }) = next
         {
-            batch.push(to_record(&running.settings.kafka_topic, &message));
-            if message.qos > 0 {
-                running.tracker.push(
-                    generation,
-                    &message.topic,
-                    message.packet_id,
-                    message.handle,
-                );
+            if let Some(handle) = message.ack_handle() {
+                running
+                    .tracker
+                    .push(generation, &message.topic, message.packet_id, handle);
             }
+            batch.push(to_record(
+                &running.settings.kafka_topic,
+                &running.schemas,
+                message,
+            ));
             next = if batch.len() < running.settings.max_batch {
                 running.receiver.try_recv().ok()
             } else {
                 None
             };
         }
+        let metrics = &running.shared.metrics;
+        metrics.queued.set(running.receiver.len() as i64);
+        running.update_in_flight();
         Ok(batch)
     }
 
@@ -476,7 +575,7 @@ mod tests {
         let mut publish = Publish::new("sensors/a/temp", QoS::AtLeastOnce, b"21.5".to_vec());
         publish.pkid = 42;
         publish.retain = true;
-        let record = to_record("data_mqtt", &Message::from_v4(publish));
+        let record = to_record("data_mqtt", &Schemas::default(), Message::from_v4(publish));
         assert_eq!(record.record.topic, "data_mqtt");
         assert_eq!(record.record.key, Value::String("sensors/a/temp".into()));
         assert_eq!(record.record.value, Value::Bytes(b"21.5".to_vec()));
@@ -518,7 +617,7 @@ mod tests {
             Some(properties),
         );
         publish.pkid = 9;
-        let record = to_record("frames", &Message::from_v5(publish));
+        let record = to_record("frames", &Schemas::default(), Message::from_v5(publish));
         assert_eq!(record.record.key, Value::String("cam/1".into()));
         let h = &record.record.headers;
         assert_eq!(h.last_with_name(HEADER_QOS).unwrap().value, Value::Int32(1));
@@ -545,7 +644,48 @@ mod tests {
     #[test]
     fn qos0_records_need_no_ack() {
         let publish = Publish::new("t", QoS::AtMostOnce, b"x".to_vec());
-        assert_eq!(ack_key(&to_record("k", &Message::from_v4(publish))), None);
+        assert_eq!(
+            ack_key(&to_record(
+                "k",
+                &Schemas::default(),
+                Message::from_v4(publish)
+            )),
+            None
+        );
+    }
+
+    #[test]
+    fn the_task_registers_its_metrics_by_name() {
+        use sluice_api::metrics::{Metric, MetricsError, MetricsRegistry};
+        #[derive(Default)]
+        struct Names(Mutex<Vec<(String, &'static str)>>);
+        impl MetricsRegistry for Names {
+            fn add(&self, name: &MetricName, metric: Metric) -> Result<(), MetricsError> {
+                self.0
+                    .lock()
+                    .unwrap()
+                    .push((name.name.clone(), metric.kind()));
+                Ok(())
+            }
+            fn remove(&self, _name: &MetricName) {}
+        }
+        let names = Arc::new(Names::default());
+        let metrics = TaskMetrics::register(&PluginMetrics::new(names.clone()));
+        metrics.received.inc();
+        let mut got = names.0.lock().unwrap().clone();
+        got.sort();
+        use metric_names::*;
+        let mut expected = vec![
+            (RECEIVED.to_owned(), "counter"),
+            (ACKED.to_owned(), "counter"),
+            (IN_FLIGHT.to_owned(), "gauge"),
+            (QUEUED.to_owned(), "gauge"),
+            (RECONNECTS.to_owned(), "counter"),
+            (CONNECT_FAILURES.to_owned(), "counter"),
+            (ACKS_DROPPED.to_owned(), "counter"),
+        ];
+        expected.sort();
+        assert_eq!(got, expected);
     }
 
     #[test]
