@@ -1,11 +1,12 @@
 //! Images per second of the classifier on one core, batch 1: decode + resize + inference for
 //! every photo in a folder, repeated. Usage: `bench MODEL LABELS PHOTO_DIR [ROUNDS]`.
-//! Prints `sluice_images_per_second: N` (scripts/bench-classifier.sh compares it with onnxruntime).
+//! Prints `sluice_images_per_second: N` (scripts/bench-classifier.sh compares it with onnxruntime)
+//! and the time per image of each step (decode, resize, tensor, inference).
 
 use std::time::Instant;
 
 use sluice_api::Props;
-use sluice_transform_image_classifier::{Classifier, Settings};
+use sluice_transform_image_classifier::{Classifier, Settings, StageTimes};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -26,15 +27,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     // Warm up once, then time.
     classifier.classify(&frames[0])?;
+    let mut times = StageTimes::default();
     let started = Instant::now();
     for _ in 0..rounds {
         for frame in &frames {
-            classifier.classify(frame)?;
+            times += classifier.classify_timed(frame)?.1;
         }
     }
     let n = rounds * frames.len();
     let secs = started.elapsed().as_secs_f64();
+    let per_image = |d: std::time::Duration| d.as_secs_f64() * 1000.0 / n as f64;
     println!("images: {n}");
+    println!(
+        "sluice_split_ms: decode {:.2} resize {:.2} tensor {:.2} inference {:.2}",
+        per_image(times.decode),
+        per_image(times.resize),
+        per_image(times.tensor),
+        per_image(times.inference)
+    );
     println!("sluice_ms_per_image: {:.2}", secs * 1000.0 / n as f64);
     println!("sluice_images_per_second: {:.1}", n as f64 / secs);
     Ok(())

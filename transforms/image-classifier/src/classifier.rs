@@ -1,5 +1,9 @@
 //! The model: loaded, checked against its labels and optimised once; then frame → label.
 
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use image::RgbImage;
 use image::imageops::FilterType;
 use sluice_api::{ConnectError, Result};
 use tract_onnx::prelude::*;
@@ -24,6 +28,28 @@ impl Prediction {
     }
 }
 
+/// Time spent in each step of one classification (what `examples/bench.rs` prints).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StageTimes {
+    /// JPEG/PNG decoding to RGB.
+    pub decode: Duration,
+    /// Resizing to the model's input size (nothing when the frame already has it).
+    pub resize: Duration,
+    /// Pixels to the input tensor (scaling, layout).
+    pub tensor: Duration,
+    /// Running the model.
+    pub inference: Duration,
+}
+
+impl std::ops::AddAssign for StageTimes {
+    fn add_assign(&mut self, other: Self) {
+        self.decode += other.decode;
+        self.resize += other.resize;
+        self.tensor += other.tensor;
+        self.inference += other.inference;
+    }
+}
+
 type Plan = std::sync::Arc<TypedSimplePlan>;
 
 /// A loaded, optimised model with its labels.
@@ -31,6 +57,11 @@ pub struct Classifier {
     plan: Plan,
     labels: Vec<String>,
     settings: Settings,
+    /// Per-channel lookup table: pixel byte → model input value (scaling as the settings say).
+    scale: [[f32; 256]; 3],
+    /// Runnable states kept between frames, one per concurrent caller: a frame takes one (or
+    /// makes one), runs and puts it back, so the session and op states are not rebuilt per frame.
+    states: Mutex<Vec<TypedSimpleState>>,
 }
 
 fn model_error(settings: &Settings, e: impl std::fmt::Display) -> ConnectError {
@@ -89,11 +120,14 @@ impl Classifier {
         let plan = model
             .into_runnable()
             .map_err(|e| model_error(&settings, e))?;
+        let state = plan.spawn().map_err(|e| model_error(&settings, e))?;
         tracing::info!(model = %settings.model_path.display(), labels = labels.len(), size = settings.size, "image model loaded");
         Ok(Self {
             plan,
             labels,
+            scale: scale_table(&settings.normalization),
             settings,
+            states: Mutex::new(vec![state]),
         })
     }
 
@@ -107,42 +141,77 @@ impl Classifier {
         &self.labels
     }
 
-    fn input(&self, bytes: &[u8]) -> Result<Tensor> {
-        let image = image::load_from_memory(bytes)
+    fn decode(bytes: &[u8]) -> Result<RgbImage> {
+        Ok(image::load_from_memory(bytes)
             .map_err(|e| {
                 ConnectError::data(format!(
                     "ImageClassifier: cannot decode the frame as JPEG or PNG: {e}"
                 ))
             })?
-            .to_rgb8();
-        let s = self.settings.size;
-        let image = image::imageops::resize(&image, s, s, FilterType::Triangle);
-        let scale = |c: usize, v: u8| -> f32 {
-            let v = f32::from(v);
-            match &self.settings.normalization {
-                Normalization::Raw => v,
-                Normalization::MeanStd { mean, std } => (v / 255.0 - mean[c]) / std[c],
-            }
-        };
-        let s = s as usize;
-        let tensor = match self.settings.layout {
-            Layout::Nchw => tract_ndarray::Array4::from_shape_fn((1, 3, s, s), |(_, c, y, x)| {
-                scale(c, image.get_pixel(x as u32, y as u32)[c])
-            }),
-            Layout::Nhwc => tract_ndarray::Array4::from_shape_fn((1, s, s, 3), |(_, y, x, c)| {
-                scale(c, image.get_pixel(x as u32, y as u32)[c])
-            }),
-        };
-        Ok(tensor.into())
+            .into_rgb8())
     }
 
-    /// Classifies one encoded frame. CPU-bound: call it from a blocking thread.
-    pub fn classify(&self, bytes: &[u8]) -> Result<Prediction> {
-        let input = self.input(bytes)?;
-        let outputs = self.plan.run(tvec!(input.into())).map_err(|e| {
+    /// The frame at the model's size: as it is when it already has it (the camera's frames do),
+    /// else resized (bilinear, as the model was trained).
+    fn resize(&self, image: RgbImage) -> RgbImage {
+        let s = self.settings.size;
+        if image.dimensions() == (s, s) {
+            image
+        } else {
+            image::imageops::resize(&image, s, s, FilterType::Triangle)
+        }
+    }
+
+    /// The input tensor: one pass over the pixels through the per-channel lookup table.
+    fn tensor(&self, image: &RgbImage) -> Result<Tensor> {
+        let s = self.settings.size as usize;
+        let pixels = image.as_raw();
+        let mut data = vec![0f32; 3 * s * s];
+        let shape = match self.settings.layout {
+            Layout::Nchw => {
+                let (r, rest) = data.split_at_mut(s * s);
+                let (g, b) = rest.split_at_mut(s * s);
+                for (i, px) in pixels.chunks_exact(3).enumerate() {
+                    r[i] = self.scale[0][usize::from(px[0])];
+                    g[i] = self.scale[1][usize::from(px[1])];
+                    b[i] = self.scale[2][usize::from(px[2])];
+                }
+                [1, 3, s, s]
+            }
+            Layout::Nhwc => {
+                for (i, (out, v)) in data.iter_mut().zip(pixels).enumerate() {
+                    *out = self.scale[i % 3][usize::from(*v)];
+                }
+                [1, s, s, 3]
+            }
+        };
+        tract_ndarray::Array4::from_shape_vec(shape, data)
+            .map(Tensor::from)
+            .map_err(|e| ConnectError::connect(format!("ImageClassifier: input tensor: {e}")))
+    }
+
+    /// Runs the model on a reused state (see `states`).
+    fn infer(&self, input: Tensor) -> Result<Vec<f32>> {
+        let pooled = self
+            .states
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        let mut state = match pooled {
+            Some(state) => state,
+            None => self.plan.spawn().map_err(|e| {
+                ConnectError::connect(format!("ImageClassifier: inference failed: {e}"))
+            })?,
+        };
+        let outputs = state.run(tvec!(input.into())).map_err(|e| {
             ConnectError::connect(format!("ImageClassifier: inference failed: {e}"))
         })?;
-        let scores: Vec<f32> = outputs[0]
+        // A state whose run failed is dropped rather than reused.
+        self.states
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(state);
+        let scores = outputs[0]
             .to_plain_array_view::<f32>()
             .map_err(|e| {
                 ConnectError::connect(format!("ImageClassifier: unexpected model output: {e}"))
@@ -150,6 +219,35 @@ impl Classifier {
             .iter()
             .copied()
             .collect();
+        Ok(scores)
+    }
+
+    /// Classifies one encoded frame. CPU-bound: call it from a blocking thread.
+    pub fn classify(&self, bytes: &[u8]) -> Result<Prediction> {
+        self.classify_timed(bytes).map(|(prediction, _)| prediction)
+    }
+
+    /// [`Classifier::classify`], also returning the time each step took.
+    pub fn classify_timed(&self, bytes: &[u8]) -> Result<(Prediction, StageTimes)> {
+        let t0 = Instant::now();
+        let image = Self::decode(bytes)?;
+        let t1 = Instant::now();
+        let image = self.resize(image);
+        let t2 = Instant::now();
+        let input = self.tensor(&image)?;
+        let t3 = Instant::now();
+        let scores = self.infer(input)?;
+        let t4 = Instant::now();
+        let times = StageTimes {
+            decode: t1 - t0,
+            resize: t2 - t1,
+            tensor: t3 - t2,
+            inference: t4 - t3,
+        };
+        Ok((self.prediction(scores), times))
+    }
+
+    fn prediction(&self, scores: Vec<f32>) -> Prediction {
         let probabilities = probabilities(scores);
         let mut ranked: Vec<(usize, f32)> = probabilities.iter().copied().enumerate().collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -172,12 +270,27 @@ impl Classifier {
         } else {
             best
         };
-        Ok(Prediction {
+        Prediction {
             label,
             probability,
             top,
-        })
+        }
     }
+}
+
+/// Pixel byte → model input value, per channel.
+fn scale_table(normalization: &Normalization) -> [[f32; 256]; 3] {
+    let mut table = [[0f32; 256]; 3];
+    for (c, row) in table.iter_mut().enumerate() {
+        for (v, out) in row.iter_mut().enumerate() {
+            let v = v as f32;
+            *out = match normalization {
+                Normalization::Raw => v,
+                Normalization::MeanStd { mean, std } => (v / 255.0 - mean[c]) / std[c],
+            };
+        }
+    }
+    table
 }
 
 /// Scores as probabilities: kept when they already are (a Softmax ends the graph), else softmaxed.

@@ -21,7 +21,7 @@ use sluice_api::{
     Value, async_trait,
 };
 
-pub use classifier::{Classifier, Prediction};
+pub use classifier::{Classifier, Prediction, StageTimes};
 pub use settings::{Layout, Normalization, Output, Settings};
 
 /// The transform's class name; `ImageClassifier` is accepted as an alias.
