@@ -108,6 +108,44 @@ async fn connector_status(worker: &WorkerProcess, name: &str) -> Value {
         .1
 }
 
+/// The worker's `GET /metrics` text.
+async fn metrics_text(worker: &WorkerProcess) -> String {
+    let (status, body) = rest::get_json(&worker.url("/metrics")).await;
+    assert_eq!(status, 200, "{body}");
+    body.as_str().unwrap_or_default().to_owned()
+}
+
+/// The value of the series `name{labels}` in Prometheus text, if present.
+fn series_value(text: &str, name: &str, labels: &str) -> Option<f64> {
+    let prefix = format!("{name}{labels} ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&prefix)?.trim().parse().ok())
+}
+
+/// Waits until every `(series, value)` of the task's plugin metrics is on `/metrics`.
+async fn wait_plugin_metrics(worker: &WorkerProcess, labels: &str, expected: &[(&str, f64)]) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let text = metrics_text(worker).await;
+        let got: Vec<Option<f64>> = expected
+            .iter()
+            .map(|(name, _)| series_value(&text, name, labels))
+            .collect();
+        if got
+            .iter()
+            .zip(expected)
+            .all(|(g, (_, want))| *g == Some(*want))
+        {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "plugin metrics never reached {expected:?}: got {got:?} in\n{text}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
+
 fn header_str(record: &ConsumedRecord, name: &str) -> String {
     let value = record
         .header(name)
@@ -246,6 +284,59 @@ async fn qos_levels_wildcards_and_retained_messages_reach_kafka() {
     assert_eq!(all.len(), 61);
     let status = connector_status(&worker, "mqtt-qos").await;
     assert_eq!(status["tasks"][0]["state"], "RUNNING", "{status}");
+
+    // The task's own metrics (KIP-877 plugin metrics) on the worker's /metrics: 61 messages
+    // received, 41 of them QoS 1/2 (20 + 20 + the retained one) and acknowledged once Kafka had
+    // them, nothing left in flight or queued, no reconnect.
+    let labels = r#"{connector="mqtt-qos",task="0"}"#;
+    wait_plugin_metrics(
+        &worker,
+        labels,
+        &[
+            ("kafka_connect_plugins_mqtt_messages_received_total", 61.0),
+            ("kafka_connect_plugins_mqtt_messages_acked_total", 41.0),
+            ("kafka_connect_plugins_mqtt_messages_in_flight", 0.0),
+            ("kafka_connect_plugins_mqtt_messages_queued", 0.0),
+            ("kafka_connect_plugins_mqtt_reconnects_total", 0.0),
+            ("kafka_connect_plugins_mqtt_connect_failures_total", 0.0),
+            ("kafka_connect_plugins_mqtt_acks_dropped_total", 0.0),
+        ],
+    )
+    .await;
+    let text = metrics_text(&worker).await;
+    assert!(
+        text.contains("# TYPE kafka_connect_plugins_mqtt_messages_received counter"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE kafka_connect_plugins_mqtt_messages_in_flight gauge"),
+        "{text}"
+    );
+    // The runtime's own count agrees.
+    assert_eq!(
+        series_value(
+            &text,
+            "kafka_connect_source_task_metrics_source_record_write_total",
+            labels
+        ),
+        Some(61.0),
+        "{text}"
+    );
+    // Deleting the connector stops the task and removes its metrics.
+    let (status, body) = rest::delete(&worker.url("/connectors/mqtt-qos")).await;
+    assert_eq!(status, 204, "{body}");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let text = metrics_text(&worker).await;
+        if !text.contains("kafka_connect_plugins_mqtt_messages_received_total{") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "plugin metrics outlived the task:\n{text}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
 }
 
 /// The original demo's configuration, unchanged but for the broker address: the older class
@@ -722,9 +813,34 @@ fn new_ca(name: &str) -> rcgen::CertifiedIssuer<'static, rcgen::KeyPair> {
         .expect("CA")
 }
 
+/// Writes `pem` (certificates, and a key unless `nokeys`) as a PKCS#12 file with the openssl
+/// CLI (OpenSSL 3's defaults: AES-256-CBC with PBKDF2, HMAC-SHA256 MAC).
+fn openssl_pkcs12(pem: &Path, out: &Path, password: &str, nokeys: bool) {
+    let mut command = std::process::Command::new("openssl");
+    command
+        .args(["pkcs12", "-export", "-in"])
+        .arg(pem)
+        .arg("-out")
+        .arg(out);
+    command.args(["-passout", &format!("pass:{password}")]);
+    if nokeys {
+        command.arg("-nokeys");
+    }
+    let output = command
+        .output()
+        .expect("run openssl (the openssl CLI converts the PEM material to PKCS#12)");
+    assert!(
+        output.status.success(),
+        "openssl pkcs12 failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// TLS end to end with certificates generated here: Mosquitto's TLS listener requires a client
 /// certificate; the connector on `ssl://` with the CA as trust store and its certificate and key
-/// as key store delivers records; a connector trusting another CA goes FAILED with a TLS reason.
+/// as key store delivers records, with PEM files and with the same material as PKCS#12 files
+/// (made by the openssl CLI) and their passwords; a wrong key store password is a validation
+/// error naming the file; a connector trusting another CA goes FAILED with a TLS reason.
 #[tokio::test]
 async fn tls_with_generated_certificates_and_an_untrusted_ca() {
     let ca = new_ca("sluice test CA");
@@ -747,33 +863,70 @@ async fn tls_with_generated_certificates_and_an_untrusted_ca() {
     std::fs::write(&key_store, format!("{client_key}{client_chain}")).expect("write key store");
     let other_ca = dir.path().join("other-ca.pem");
     std::fs::write(&other_ca, new_ca("another CA").as_ref().pem()).expect("write other CA");
+    let trust_p12 = dir.path().join("trust.p12");
+    openssl_pkcs12(&trust_store, &trust_p12, "trust-pw", true);
+    let key_p12 = dir.path().join("client.pfx");
+    openssl_pkcs12(&key_store, &key_p12, "key-pw", false);
 
     let mut worker = WorkerProcess::standalone(worker_props(&tansu), Vec::<&Path>::new());
     worker.wait_ready().await;
-    for (name, trust) in [("tls-good", &trust_store), ("tls-untrusted", &other_ca)] {
+    let tls_config = |trust: &Path, key: &Path, kafka_topic: &str| {
+        json!({
+            "connector.class": CLASS,
+            "tasks.max": "1",
+            "mqtt.server.uri": mosquitto.tls_url(),
+            "mqtt.topics": "secure/#",
+            "mqtt.qos": "1",
+            "mqtt.ssl.trust.store.path": trust.display().to_string(),
+            "mqtt.ssl.key.store.path": key.display().to_string(),
+            "max.retry.time.ms": "1500",
+            "kafka.topic": kafka_topic,
+        })
+    };
+    let mut p12_config = tls_config(&trust_p12, &key_p12, "mqtt_tls_p12");
+    p12_config["mqtt.ssl.trust.store.password"] = json!("trust-pw");
+    p12_config["mqtt.ssl.key.store.password"] = json!("key-pw");
+    for (name, config) in [
+        ("tls-good", tls_config(&trust_store, &key_store, "mqtt_tls")),
+        ("tls-p12", p12_config.clone()),
+        (
+            "tls-untrusted",
+            tls_config(&other_ca, &key_store, "mqtt_tls"),
+        ),
+    ] {
         let (status, body) = rest::post_json(
             &worker.url("/connectors"),
-            &json!({"name": name, "config": {
-                "connector.class": CLASS,
-                "tasks.max": "1",
-                "mqtt.server.uri": mosquitto.tls_url(),
-                "mqtt.topics": "secure/#",
-                "mqtt.qos": "1",
-                "mqtt.ssl.trust.store.path": trust.display().to_string(),
-                "mqtt.ssl.key.store.path": key_store.display().to_string(),
-                "max.retry.time.ms": "1500",
-                "kafka.topic": "mqtt_tls",
-            }}),
+            &json!({"name": name, "config": config}),
         )
         .await;
         assert_eq!(status, 201, "{body}");
     }
-    wait_until_described("tls-good task running", WAIT, POLL, || async {
-        connector_status(&worker, "tls-good").await["tasks"][0]["state"] == "RUNNING"
-    })
+    // A wrong PKCS#12 password is refused up front, naming the file and the password key.
+    let mut wrong = p12_config.clone();
+    wrong["mqtt.ssl.key.store.password"] = json!("not-the-password");
+    let (status, body) = rest::post_json(
+        &worker.url("/connectors"),
+        &json!({"name": "tls-wrong-password", "config": wrong}),
+    )
     .await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&key_p12.display().to_string())
+            && message.contains("wrong password")
+            && message.contains("mqtt.ssl.key.store.password"),
+        "{body}"
+    );
+    assert!(!message.contains("not-the-password"), "{body}");
+    for name in ["tls-good", "tls-p12"] {
+        wait_until_described(&format!("{name} task running"), WAIT, POLL, || async {
+            connector_status(&worker, name).await["tasks"][0]["state"] == "RUNNING"
+        })
+        .await;
+    }
     // The subscription follows the connection; publish until a record shows up.
     let mut records = Vec::new();
+    let mut p12_records = Vec::new();
     for attempt in 0..20 {
         publish(
             mosquitto.port(),
@@ -785,23 +938,25 @@ async fn tls_with_generated_certificates_and_an_untrusted_ca() {
         )
         .await;
         tokio::time::sleep(Duration::from_millis(300)).await;
-        if kafka::list_topics(&tansu.bootstrap())
-            .await
+        let topics = kafka::list_topics(&tansu.bootstrap()).await;
+        if ["mqtt_tls", "mqtt_tls_p12"]
             .iter()
-            .any(|t| t == "mqtt_tls")
+            .all(|wanted| topics.iter().any(|t| t == wanted))
         {
             records = kafka::consume_all(&tansu.bootstrap(), "mqtt_tls", 1, WAIT).await;
+            p12_records = kafka::consume_all(&tansu.bootstrap(), "mqtt_tls_p12", 1, WAIT).await;
             break;
         }
     }
-    assert!(!records.is_empty(), "nothing came through TLS");
-    assert_eq!(records[0].key_str().as_deref(), Some("secure/door"));
+    assert!(!records.is_empty(), "nothing came through TLS (PEM)");
     assert!(
-        records[0]
-            .value_str()
-            .unwrap_or_default()
-            .starts_with("open-")
+        !p12_records.is_empty(),
+        "nothing came through TLS (PKCS#12)"
     );
+    for record in [&records[0], &p12_records[0]] {
+        assert_eq!(record.key_str().as_deref(), Some("secure/door"));
+        assert!(record.value_str().unwrap_or_default().starts_with("open-"));
+    }
 
     let deadline = tokio::time::Instant::now() + WAIT;
     let last = loop {
@@ -819,8 +974,10 @@ async fn tls_with_generated_certificates_and_an_untrusted_ca() {
     assert!(trace.contains("TLS error"), "{last}");
     assert!(trace.contains("invalid peer certificate"), "{last}");
     assert!(worker.is_running(), "no panic, the worker goes on");
-    let good = connector_status(&worker, "tls-good").await;
-    assert_eq!(good["tasks"][0]["state"], "RUNNING", "{good}");
+    for name in ["tls-good", "tls-p12"] {
+        let good = connector_status(&worker, name).await;
+        assert_eq!(good["tasks"][0]["state"], "RUNNING", "{good}");
+    }
 }
 
 /// Publishes a probe to each topic until a record of every one is in `kafka_topic`: the
