@@ -310,6 +310,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_lookup_table_scales_as_the_settings_say() {
+        let raw = scale_table(&Normalization::Raw);
+        assert_eq!((raw[0][0], raw[1][128], raw[2][255]), (0.0, 128.0, 255.0));
+        let (mean, std) = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]);
+        let table = scale_table(&Normalization::MeanStd { mean, std });
+        for c in 0..3 {
+            for v in [0usize, 17, 128, 255] {
+                let expected = (v as f32 / 255.0 - mean[c]) / std[c];
+                assert!((table[c][v] - expected).abs() < 1e-6, "{c} {v}");
+            }
+        }
+    }
+
+    #[test]
     fn logits_are_softmaxed_and_probabilities_kept() {
         let p = probabilities(vec![0.2, 0.8]);
         assert_eq!(p, vec![0.2, 0.8]);
