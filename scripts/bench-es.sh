@@ -23,9 +23,12 @@ cargo_profile=(--release)
 [[ $profile == debug ]] && cargo_profile=()
 target=${CARGO_TARGET_DIR:-$root/target}
 # The classifier transform (tract) is not needed here: leave it out for a faster build.
-cargo build "${cargo_profile[@]}" -p sluice-worker --no-default-features --bin sluice 2>/dev/null
-cargo build "${cargo_profile[@]}" -p sluice-es-standin --bin es-standin 2>/dev/null
-cargo build "${cargo_profile[@]}" -p sluice-tests --example es_bench 2>/dev/null
+# BENCH_NO_BUILD=1 uses the binaries already built (while another build holds cargo's lock).
+if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
+    cargo build "${cargo_profile[@]}" -p sluice-worker --no-default-features --bin sluice 2>/dev/null
+    cargo build "${cargo_profile[@]}" -p sluice-es-standin --bin es-standin 2>/dev/null
+    cargo build "${cargo_profile[@]}" -p sluice-tests --example es_bench 2>/dev/null
+fi
 bench="$target/$profile/examples/es_bench"
 scripts/brokers.sh start >/dev/null
 # shellcheck disable=SC1091
@@ -76,10 +79,15 @@ PROPS
 "$target/$profile/sluice" standalone "$work/worker.properties" "$work/es.properties" > "$work/worker.log" 2>&1 &
 pid=$!
 sink_rate=$("$bench" wait "$es_url" "$topic" "$count" | sed 's/docs_per_s=//')
+# CPU the worker used for the whole run (start-up and group join included): a figure that does
+# not depend on what else the machine is doing.
+read -r utime stime < <(awk '{print $14, $15}' "/proc/$pid/stat")
+worker_cpu=$(python3 -c "print(f'{($utime + $stime) / $(getconf CLK_TCK):.2f}')")
 kill "$pid" && wait "$pid" 2>/dev/null || true
 pid=
 raw_rate=$("$bench" raw "$es_url" raw-loader "$count" "$batch" "$concurrency" | sed 's/docs_per_s=//')
 echo "records=$count batch.size=$batch max.in.flight.requests=$inflight (bulks in flight: $concurrency) linger.ms=5 profile=$profile"
 echo "sluice_es_sink_docs_per_s=$sink_rate"
 echo "raw_bulk_loader_docs_per_s=$raw_rate"
+echo "sluice_worker_cpu_s=$worker_cpu ($(python3 -c "print(f'{$worker_cpu * 1e6 / $count:.1f}')") us per document)"
 python3 -c "print(f'ratio={$sink_rate / $raw_rate:.2f} (target >= 0.8)')"

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use reqwest::{Method, StatusCode};
+use serde::Deserialize;
 use serde_json::Value as Json;
 
 use crate::config::EsConfig;
@@ -81,6 +82,62 @@ pub struct EsClient {
 /// A response: status and parsed JSON (`Null` when there is no body).
 pub type Reply = (StatusCode, Json);
 
+/// A `_bulk` response (D.7), read into just the fields the sink looks at: a bulk of thousands of
+/// items is parsed without building a JSON tree for each.
+#[derive(Debug, Deserialize)]
+pub struct BulkResponse {
+    /// Whether any item failed.
+    #[serde(default)]
+    pub errors: bool,
+    /// One entry per action, in request order.
+    pub items: Vec<BulkItem>,
+}
+
+/// One bulk item: `{"<op>": {...}}`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BulkItem {
+    /// An `index` action's result.
+    Index(ItemResult),
+    /// A `create` action's result.
+    Create(ItemResult),
+    /// An `update` action's result.
+    Update(ItemResult),
+    /// A `delete` action's result.
+    Delete(ItemResult),
+}
+
+impl BulkItem {
+    /// The result, whatever the operation.
+    pub fn result(&self) -> &ItemResult {
+        match self {
+            Self::Index(r) | Self::Create(r) | Self::Update(r) | Self::Delete(r) => r,
+        }
+    }
+}
+
+/// The outcome of one bulk action.
+#[derive(Debug, Default, Deserialize)]
+pub struct ItemResult {
+    /// The HTTP status of the item.
+    #[serde(default)]
+    pub status: u16,
+    /// The error, when the item failed.
+    #[serde(default)]
+    pub error: Option<ItemError>,
+}
+
+/// An item's error (only the fields the sink uses).
+#[derive(Debug, Default, Deserialize)]
+pub struct ItemError {
+    /// The ES exception type (`mapper_parsing_exception`, ...).
+    #[serde(default, rename = "type")]
+    pub kind: String,
+    /// Why.
+    #[serde(default)]
+    pub reason: String,
+}
+
 impl EsClient {
     /// Builds the client from the task settings.
     pub fn new(config: &EsConfig) -> Result<Self, String> {
@@ -141,9 +198,53 @@ impl EsClient {
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<Reply, CallError> {
-        let body = match (&body, self.gzip) {
-            (Some(b), true) => Some(Arc::new(gzip(b))),
-            (Some(b), false) => Some(Arc::new(b.clone())),
+        let (status, bytes) = self.call(method, path, body).await?;
+        let json = if bytes.is_empty() {
+            Json::Null
+        } else {
+            serde_json::from_slice(&bytes).map_err(|e| CallError::Body(e.to_string()))?
+        };
+        Ok((status, json))
+    }
+
+    /// `POST {path}` with an NDJSON bulk body; the response must hold one item per action
+    /// (`actions`).
+    pub async fn bulk(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        actions: usize,
+    ) -> Result<BulkResponse, CallError> {
+        let (_, bytes) = self.call(Method::POST, path, Some(body)).await?;
+        let response: BulkResponse = serde_json::from_slice(&bytes).map_err(|e| {
+            CallError::Body(format!(
+                "not a bulk response ({e}): {}",
+                String::from_utf8_lossy(&bytes)
+                    .chars()
+                    .take(300)
+                    .collect::<String>()
+            ))
+        })?;
+        if response.items.len() != actions {
+            return Err(CallError::Body(format!(
+                "bulk response with {} items for {actions} actions",
+                response.items.len()
+            )));
+        }
+        Ok(response)
+    }
+
+    /// One request; the status and the raw body of a 2xx answer.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<(StatusCode, bytes::Bytes), CallError> {
+        let body = match (body, self.gzip) {
+            // Bytes: each try and each URL shares the one buffer.
+            (Some(b), true) => Some(bytes::Bytes::from(gzip(&b))),
+            (Some(b), false) => Some(bytes::Bytes::from(b)),
             _ => None,
         };
         let start = self.next_url.fetch_add(1, Ordering::Relaxed);
@@ -165,8 +266,8 @@ impl EsClient {
         method: &Method,
         base: &str,
         path: &str,
-        body: Option<Arc<Vec<u8>>>,
-    ) -> Result<Reply, CallError> {
+        body: Option<bytes::Bytes>,
+    ) -> Result<(StatusCode, bytes::Bytes), CallError> {
         let mut challenged = false;
         loop {
             let mut req = self.http.request(method.clone(), format!("{base}{path}"));
@@ -177,7 +278,7 @@ impl EsClient {
             };
             req = req.header("accept", media);
             if let Some(b) = &body {
-                req = req.header("content-type", media).body(b.as_ref().clone());
+                req = req.header("content-type", media).body(b.clone());
                 if self.gzip {
                     req = req.header("content-encoding", "gzip");
                 }
@@ -216,12 +317,7 @@ impl EsClient {
                     body: String::from_utf8_lossy(&bytes).chars().take(2000).collect(),
                 });
             }
-            let json = if bytes.is_empty() {
-                Json::Null
-            } else {
-                serde_json::from_slice(&bytes).map_err(|e| CallError::Body(e.to_string()))?
-            };
-            return Ok((status, json));
+            return Ok((status, bytes));
         }
     }
 
@@ -358,5 +454,40 @@ mod tests {
         assert_eq!(parse_url("https://es:9200").unwrap(), "https://es:9200");
         assert!(parse_url("ftp://x").is_err());
         assert!(parse_url("").is_err());
+    }
+
+    #[test]
+    fn bulk_responses_are_read_into_their_outcomes() {
+        let body = br#"{"took":3,"errors":true,"items":[
+            {"index":{"_index":"t","_id":"1","_version":1,"result":"created","_shards":{"total":2,"successful":1,"failed":0},"_seq_no":0,"_primary_term":1,"status":201}},
+            {"create":{"_index":"t","_id":"2","status":409,"error":{"type":"version_conflict_engine_exception","reason":"[2]: version conflict","index":"t","shard":"0"}}},
+            {"update":{"_index":"t","_id":"3","status":200}},
+            {"delete":{"_index":"t","_id":"4","result":"not_found","status":404}}
+        ]}"#;
+        let response: BulkResponse = serde_json::from_slice(body).expect("a bulk response");
+        assert!(response.errors);
+        let results: Vec<(u16, Option<&str>)> = response
+            .items
+            .iter()
+            .map(|i| {
+                let r = i.result();
+                (r.status, r.error.as_ref().map(|e| e.kind.as_str()))
+            })
+            .collect();
+        assert_eq!(
+            results,
+            vec![
+                (201, None),
+                (409, Some("version_conflict_engine_exception")),
+                (200, None),
+                (404, None)
+            ]
+        );
+        assert!(matches!(response.items[1], BulkItem::Create(_)));
+        // An unknown operation is not a bulk item.
+        assert!(
+            serde_json::from_str::<BulkResponse>(r#"{"errors":false,"items":[{"upsert":{}}]}"#)
+                .is_err()
+        );
     }
 }

@@ -22,7 +22,7 @@ use crate::encoder::{self, BulkAction};
 use crate::mapping;
 use crate::request_builder::{Batch, PendingRecord, bulk_body};
 use crate::retry::{Backoff, call_with_retries};
-use crate::service::{CallError, EsClient};
+use crate::service::{BulkItem, CallError, EsClient};
 
 /// Item error types treated as malformed documents (B.12).
 const MALFORMED: &[&str] = &[
@@ -608,23 +608,21 @@ enum ItemOutcome {
 }
 
 fn classify(
-    item: &Json,
+    item: &BulkItem,
     action: &BulkAction,
     config: &EsConfig,
     report: &mut dyn FnMut(String),
 ) -> ItemOutcome {
-    let body = item
-        .as_object()
-        .and_then(|o| o.values().next())
-        .unwrap_or(&Json::Null);
-    let Some(error) = body.get("error") else {
+    let result = item.result();
+    let Some(error) = &result.error else {
         return ItemOutcome::Processed;
     };
-    let kind = error
-        .get("type")
-        .and_then(Json::as_str)
-        .unwrap_or("unknown");
-    let reason = error.get("reason").and_then(Json::as_str).unwrap_or("");
+    let kind = if error.kind.is_empty() {
+        "unknown"
+    } else {
+        error.kind.as_str()
+    };
+    let reason = &error.reason;
     let text = format!("Elasticsearch exception [type={kind}, reason={reason}]");
     if kind == "version_conflict_engine_exception" {
         if action.is_externally_versioned() {
@@ -651,7 +649,7 @@ fn classify(
             MalformedBehavior::Fail => ItemOutcome::Fatal(text),
         };
     }
-    let status = body.get("status").and_then(Json::as_u64).unwrap_or(0);
+    let status = result.status;
     if config.retry_rejected_items
         && (kind == "es_rejected_execution_exception"
             || (status == 429 && kind != "cluster_block_exception"))
@@ -676,27 +674,29 @@ async fn run_bulk(
     while !records.is_empty() {
         round += 1;
         let body = bulk_body(&records);
-        let result = call_with_retries("execute bulk request", &backoff, || async {
-            let (_, json) = client
-                .request(Method::POST, "/_bulk?timeout=1m", Some(body.clone()))
-                .await?;
-            match json.get("items").and_then(Json::as_array) {
-                Some(items) if items.len() == records.len() => Ok(items.clone()),
-                _ => Err(CallError::Body(format!(
-                    "bulk response without one item per action: {}",
-                    json.to_string().chars().take(300).collect::<String>()
-                ))),
-            }
+        let result = call_with_retries("execute bulk request", &backoff, || {
+            client.bulk("/_bulk?timeout=1m", body.clone(), records.len())
         })
         .await;
-        let items = match result {
-            Ok(items) => items,
+        let response = match result {
+            Ok(response) => response,
             Err(message) => {
                 shared.fail(format!("Bulk request failed: {message}"));
                 shared.finish(records.len());
                 return;
             }
         };
+        if !response.errors {
+            // Every item succeeded (D.7): no outcome to sort out item by item.
+            let mut tracker = shared.tracker();
+            for pending in &records {
+                tracker.mark_processed(&pending.partition, pending.offset);
+            }
+            drop(tracker);
+            shared.finish(records.len());
+            return;
+        }
+        let items = response.items;
         let mut rejected = Vec::new();
         let mut finished = 0;
         for (pending, item) in records.into_iter().zip(items.iter()) {
@@ -802,8 +802,14 @@ mod tests {
         }
     }
 
-    fn item(kind: &str, status: u16) -> Json {
-        json!({"index": {"_index": "t", "_id": "k", "status": status, "error": {"type": kind, "reason": "r"}}})
+    fn parse(item: Json) -> BulkItem {
+        serde_json::from_value(item).expect("a bulk item")
+    }
+
+    fn item(kind: &str, status: u16) -> BulkItem {
+        parse(
+            json!({"index": {"_index": "t", "_id": "k", "status": status, "error": {"type": kind, "reason": "r"}}}),
+        )
     }
 
     #[test]
@@ -813,7 +819,7 @@ mod tests {
         let mut r = |s: String| reports.borrow_mut().push(s);
         assert_eq!(
             classify(
-                &json!({"index": {"status": 201}}),
+                &parse(json!({"index": {"status": 201}})),
                 &action(None),
                 &c,
                 &mut r
@@ -822,7 +828,7 @@ mod tests {
         );
         assert_eq!(
             classify(
-                &json!({"delete": {"status": 404, "result": "not_found"}}),
+                &parse(json!({"delete": {"status": 404, "result": "not_found"}})),
                 &action(None),
                 &c,
                 &mut r
