@@ -66,8 +66,10 @@ print(f"onnxruntime_ms_per_image: {secs * 1000 / n:.2f}")
 print(f"onnxruntime_images_per_second: {n / secs:.1f}")
 PY
 done
-awk '/sluice_images_per_second/ {if ($2 > s) s = $2} /onnxruntime_images_per_second/ {if ($2 > o) o = $2}
-     END {printf "best_sluice_images_per_second: %.1f\nbest_onnxruntime_images_per_second: %.1f\nratio_sluice_to_onnxruntime: %.2f\n", s, o, s / o}' "$out"
+# Each turn's own ratio too: the two sides of one turn ran under about the same load.
+awk '/sluice_images_per_second/ {t = $2; if ($2 > s) s = $2}
+     /onnxruntime_images_per_second/ {turns = turns sprintf(" %.2f", t / $2); if ($2 > o) o = $2}
+     END {printf "best_sluice_images_per_second: %.1f\nbest_onnxruntime_images_per_second: %.1f\nratio_sluice_to_onnxruntime: %.2f\nratio_per_turn:%s\n", s, o, s / o, turns}' "$out"
 
 # The pipeline's real throughput through a connector: a release `sluice` worker (standalone) runs
 # the MQTT source with the ImageClassifier SMT into Kafka (Tansu, in-memory) from Mosquitto, both
