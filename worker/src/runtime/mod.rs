@@ -15,7 +15,6 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use futures::stream::FuturesUnordered;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::StreamConsumer;
@@ -514,7 +513,7 @@ impl Parts {
                 offsets,
                 topic_creator,
                 submitted: SubmittedRecords::default(),
-                in_flight: FuturesUnordered::new(),
+                in_flight: Default::default(),
                 unflushed: Default::default(),
                 active_topics: Default::default(),
             })),

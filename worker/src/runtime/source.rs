@@ -3,18 +3,20 @@
 //! `poll` → transforms → key/value/header converters → producer `send` → on the broker's
 //! acknowledgement, `commit_record` and offset tracking → every `offset.flush.interval.ms` (and on
 //! stop) the offsets of fully acknowledged prefixes are written to the offset store, then `commit`.
+//!
+//! Acknowledgements are handled in send order (a record waits for the ones sent before it), which
+//! keeps per-record bookkeeping to one queue entry and gives tasks `commit_record` calls in the
+//! order of their records.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
-use futures::future::BoxFuture;
-use futures::stream::{FuturesUnordered, StreamExt};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::future_producer::OwnedDeliveryResult;
+use rdkafka::producer::future_producer::{DeliveryFuture, OwnedDeliveryResult};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use sluice_api::task::RecordMetadata;
 use sluice_api::{ConnectError, ConnectRecord, Props, SourceRecord, SourceTask, SourceTaskContext};
@@ -26,11 +28,15 @@ use super::offsets::{
 use super::{RecordConverters, TaskEnv, TransformChain};
 use crate::status::{State, TargetState};
 
-type Ack = (
-    Option<SubmittedId>,
-    SourceRecord,
-    Result<OwnedDeliveryResult, futures::channel::oneshot::Canceled>,
-);
+/// A record sent to Kafka and waiting for the broker's acknowledgement.
+pub(crate) struct InFlight {
+    /// Its entry in the offset tracking, if it has a source partition or offset.
+    id: Option<SubmittedId>,
+    record: SourceRecord,
+    delivery: DeliveryFuture,
+}
+
+type Delivery = Result<OwnedDeliveryResult, futures::channel::oneshot::Canceled>;
 
 /// One running source task and everything its data path needs.
 pub struct SourceTaskRunner {
@@ -45,7 +51,8 @@ pub struct SourceTaskRunner {
     /// Creates missing topics when the connector asks for it (KIP-158).
     pub(crate) topic_creator: Option<super::topic_creation::TopicCreator>,
     pub(crate) submitted: SubmittedRecords,
-    pub(crate) in_flight: FuturesUnordered<BoxFuture<'static, Ack>>,
+    /// Sent records, oldest first.
+    pub(crate) in_flight: VecDeque<InFlight>,
     /// Offsets taken from `submitted` but not yet written (a failed write is retried next time).
     pub(crate) unflushed: BTreeMap<String, String>,
     /// Topics recorded as used (KIP-558) during the current poll batch: the status store is told
@@ -241,20 +248,32 @@ impl SourceTaskRunner {
             self.active_topics.insert(topic.to_owned());
         }
         drop(serialized);
-        self.in_flight
-            .push(async move { (id, record, delivery.await) }.boxed());
+        self.in_flight.push_back(InFlight {
+            id,
+            record,
+            delivery,
+        });
         Ok(())
     }
 
-    /// Handles every acknowledgement that has arrived, without waiting.
+    /// Handles the acknowledgements that have arrived, in send order, without waiting.
     async fn drain_acks(&mut self) -> Result<(), ConnectError> {
-        while let Some(Some(ack)) = self.in_flight.next().now_or_never() {
-            self.handle_ack(ack).await?;
+        while let Some(oldest) = self.in_flight.front_mut() {
+            let Some(result) = (&mut oldest.delivery).now_or_never() else {
+                break;
+            };
+            if let Some(sent) = self.in_flight.pop_front() {
+                self.handle_ack(sent, result).await?;
+            }
         }
         Ok(())
     }
 
-    async fn handle_ack(&mut self, (id, record, result): Ack) -> Result<(), ConnectError> {
+    async fn handle_ack(
+        &mut self,
+        InFlight { id, record, .. }: InFlight,
+        result: Delivery,
+    ) -> Result<(), ConnectError> {
         self.env.metrics.source_record_active_count.dec();
         let metadata = match result {
             Ok(Ok(delivery)) => {
@@ -338,15 +357,17 @@ impl SourceTaskRunner {
     /// Waits (within the graceful timeout) for in-flight records, commits offsets, stops the task.
     async fn shutdown(&mut self) {
         let deadline = tokio::time::Instant::now() + self.env.graceful_timeout;
-        while !self.in_flight.is_empty() {
-            match tokio::time::timeout_at(deadline, self.in_flight.next()).await {
-                Ok(Some(ack)) => {
-                    if let Err(e) = self.handle_ack(ack).await {
+        while let Some(oldest) = self.in_flight.front_mut() {
+            match tokio::time::timeout_at(deadline, &mut oldest.delivery).await {
+                Ok(result) => {
+                    let Some(sent) = self.in_flight.pop_front() else {
+                        break;
+                    };
+                    if let Err(e) = self.handle_ack(sent, result).await {
                         self.env.fail(&e);
                         break;
                     }
                 }
-                Ok(None) => break,
                 Err(_) => {
                     tracing::warn!(task = %self.env.id, pending = self.in_flight.len(), "records still unacknowledged at shutdown; their offsets are not committed");
                     break;
@@ -385,44 +406,31 @@ async fn transform_and_convert<'a>(
     };
     let include = |inc: bool| describe(&record, inc);
     let topic = record.topic.as_str();
-    let key = match errors
-        .run(Stage::KeyConverter, include, || {
-            std::future::ready(conv.key.from_connect_data(
-                topic,
-                record.key_schema.as_deref(),
-                &record.key,
-            ))
-        })
-        .await?
+    let key = match convert(errors, Stage::KeyConverter, include, || {
+        conv.key
+            .from_connect_data(topic, record.key_schema.as_deref(), &record.key)
+    })
+    .await?
     {
         Outcome::Done(k) => k,
         Outcome::Skipped(_) => return Ok(None),
     };
-    let value = match errors
-        .run(Stage::ValueConverter, include, || {
-            std::future::ready(conv.value.from_connect_data(
-                topic,
-                record.value_schema.as_deref(),
-                &record.value,
-            ))
-        })
-        .await?
+    let value = match convert(errors, Stage::ValueConverter, include, || {
+        conv.value
+            .from_connect_data(topic, record.value_schema.as_deref(), &record.value)
+    })
+    .await?
     {
         Outcome::Done(v) => v,
         Outcome::Skipped(_) => return Ok(None),
     };
     let mut headers = Vec::with_capacity(record.headers.len());
     for h in &record.headers {
-        match errors
-            .run(Stage::HeaderConverter, include, || {
-                std::future::ready(conv.header.from_connect_header(
-                    topic,
-                    &h.key,
-                    h.schema.as_deref(),
-                    &h.value,
-                ))
-            })
-            .await?
+        match convert(errors, Stage::HeaderConverter, include, || {
+            conv.header
+                .from_connect_header(topic, &h.key, h.schema.as_deref(), &h.value)
+        })
+        .await?
         {
             Outcome::Done(v) => headers.push(v),
             Outcome::Skipped(_) => return Ok(None),
@@ -434,4 +442,23 @@ async fn transform_and_convert<'a>(
         value,
         headers,
     }))
+}
+
+/// Runs one conversion directly, and only when it fails again through the error handler, which
+/// retries, logs and skips as configured (a conversion is pure, so running it again is safe).
+/// Keeps the handler's per-call bookkeeping (clock reads, a backoff) off the common path.
+async fn convert<T>(
+    errors: &ErrorHandler,
+    stage: Stage,
+    describe: impl Fn(bool) -> String,
+    op: impl Fn() -> Result<T, ConnectError>,
+) -> Result<Outcome<T>, ConnectError> {
+    match op() {
+        Ok(value) => Ok(Outcome::Done(value)),
+        Err(_) => {
+            errors
+                .run(stage, describe, || std::future::ready(op()))
+                .await
+        }
+    }
 }
