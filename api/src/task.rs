@@ -265,8 +265,9 @@ pub trait SinkTask: Send {
     }
 
     /// Writes (or buffers) a batch. A [`crate::ConnectError::Retriable`] error makes the worker
-    /// offer the same batch again later.
-    async fn put(&mut self, records: Vec<SinkRecord>) -> Result<()>;
+    /// offer the same batch again later. The worker keeps the batch for that, so a task clones
+    /// only the records it needs to keep.
+    async fn put(&mut self, records: &[SinkRecord]) -> Result<()>;
 
     /// Makes everything put so far durable.
     async fn flush(&mut self, _offsets: &TopicOffsets) -> Result<()> {

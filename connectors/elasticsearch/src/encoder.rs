@@ -2,7 +2,9 @@
 //! operation and versioning (B.7), and the JSON document (B.8).
 
 use base64::Engine;
-use serde_json::{Map, Number, Value as Json, json};
+use serde::Serialize;
+use serde::ser::{Error as _, SerializeMap, SerializeSeq, Serializer};
+use serde_json::{Value as Json, json};
 use sluice_api::data::logical;
 use sluice_api::{ConnectError, Result, Schema, SinkRecord, Value};
 
@@ -53,21 +55,25 @@ pub struct BulkAction {
 impl BulkAction {
     /// Appends the NDJSON lines of this action to `out`.
     pub fn write_to(&self, out: &mut Vec<u8>) {
-        let mut meta = Map::new();
-        meta.insert("_index".into(), json!(self.index));
+        // {"<op>":{"_index":..,"_id":..,"version":..,"version_type":"external","retry_on_conflict":..}}
+        // written in place: this runs for every record.
+        out.extend_from_slice(b"{\"");
+        out.extend_from_slice(self.op.name().as_bytes());
+        out.extend_from_slice(b"\":{\"_index\":");
+        write_json_string(out, &self.index);
         if let Some(id) = &self.id {
-            meta.insert("_id".into(), json!(id));
+            out.extend_from_slice(b",\"_id\":");
+            write_json_string(out, id);
         }
         if let Some(v) = self.version {
-            meta.insert("version".into(), json!(v));
-            meta.insert("version_type".into(), json!("external"));
+            out.extend_from_slice(
+                format!(",\"version\":{v},\"version_type\":\"external\"").as_bytes(),
+            );
         }
         if let Some(r) = self.retry_on_conflict {
-            meta.insert("retry_on_conflict".into(), json!(r));
+            out.extend_from_slice(format!(",\"retry_on_conflict\":{r}").as_bytes());
         }
-        let line = json!({ self.op.name(): meta });
-        out.extend_from_slice(line.to_string().as_bytes());
-        out.push(b'\n');
+        out.extend_from_slice(b"}}\n");
         if let Some(source) = &self.source {
             out.extend_from_slice(source.as_bytes());
             out.push(b'\n');
@@ -86,6 +92,12 @@ impl BulkAction {
     pub fn is_externally_versioned(&self) -> bool {
         self.version.is_some()
     }
+}
+
+/// Appends `s` as a JSON string (quoted and escaped).
+fn write_json_string(out: &mut Vec<u8>, s: &str) {
+    // Writing to a Vec cannot fail, and a str always serialises.
+    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 /// B.6: index name from a topic: lower-case, at most 255 characters, one leading `-` or `_`
@@ -253,12 +265,10 @@ pub fn encode(
     } else {
         Some(key_id(record)?)
     };
-    let mut document = to_json(
-        record.record.value_schema.as_deref(),
-        &record.record.value,
-        config.compact_map_entries,
-    )?;
+    let schema = record.record.value_schema.as_deref();
+    let value = &record.record.value;
     if config.is_data_stream() {
+        let mut document = to_json(schema, value, config.compact_map_entries)?;
         let Json::Object(fields) = &mut document else {
             return Err(ConnectError::data(
                 "Data streams need documents that are JSON objects",
@@ -284,6 +294,7 @@ pub fn encode(
         }));
     }
     if config.upsert {
+        let document = to_json(schema, value, config.compact_map_entries)?;
         let source = json!({"doc": document, "upsert": document}).to_string();
         return Ok(Some(BulkAction {
             op: Op::Update,
@@ -305,7 +316,7 @@ pub fn encode(
         id,
         version,
         retry_on_conflict: None,
-        source: Some(document.to_string()),
+        source: Some(to_json_text(schema, value, config.compact_map_entries)?),
     }))
 }
 
@@ -319,98 +330,167 @@ fn describe_key(key: &Value) -> String {
 
 const MS_PER_DAY: i64 = 86_400_000;
 
+/// The error for a null in a required field without a default.
+const REQUIRED_NULL: &str =
+    "Conversion error: null value for field that is required and has no default value";
+
 /// B.8: Connect data to JSON as JsonConverter writes it without schemas, except that Date becomes
 /// epoch milliseconds (Confluent writes days since the epoch, which ES's `date` mapping reads as
 /// milliseconds: issue #62). Time stays milliseconds of the day, which `date` reads as that time
-/// on 1970-01-01.
+/// on 1970-01-01. A JSON tree, for the paths that edit the document (data streams, upserts).
 pub fn to_json(schema: Option<&Schema>, value: &Value, compact_maps: bool) -> Result<Json> {
-    if value.is_null() {
-        if let Some(s) = schema {
-            if let Some(default) = &s.default_value {
-                return to_json(Some(s), default, compact_maps);
-            }
-            if !s.optional {
-                return Err(ConnectError::data(
-                    "Conversion error: null value for field that is required and has no default value",
-                ));
-            }
-        }
-        return Ok(Json::Null);
-    }
-    let logical_name = schema.and_then(|s| s.name.as_deref());
-    match (logical_name, value) {
-        (Some(logical::DATE), Value::Int32(days)) => {
-            return Ok(json!(i64::from(*days) * MS_PER_DAY));
-        }
-        (Some(logical::DECIMAL), Value::Bytes(bytes)) => {
-            let scale: i32 = schema
-                .and_then(|s| s.parameters.get(logical::DECIMAL_SCALE))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            return Ok(float(decimal_to_f64(bytes, scale)));
-        }
-        _ => {}
-    }
-    Ok(match value {
-        Value::Null => Json::Null,
-        Value::Boolean(b) => json!(b),
-        Value::Int8(v) => json!(v),
-        Value::Int16(v) => json!(v),
-        Value::Int32(v) => json!(v),
-        Value::Int64(v) => json!(v),
-        Value::Float32(v) => float(f64::from(*v)),
-        Value::Float64(v) => float(*v),
-        Value::String(s) => json!(s),
-        Value::Bytes(b) => json!(base64::engine::general_purpose::STANDARD.encode(b)),
-        Value::Array(items) => {
-            let item_schema = schema.and_then(|s| s.value_schema.as_deref());
-            Json::Array(
-                items
-                    .iter()
-                    .map(|v| to_json(item_schema, v, compact_maps))
-                    .collect::<Result<_>>()?,
-            )
-        }
-        Value::Map(entries) => {
-            let key_schema = schema.and_then(|s| s.key_schema.as_deref());
-            let value_schema = schema.and_then(|s| s.value_schema.as_deref());
-            let string_keys = entries.iter().all(|(k, _)| matches!(k, Value::String(_)));
-            if compact_maps && string_keys {
-                let mut object = Map::new();
-                for (k, v) in entries {
-                    if let Value::String(k) = k {
-                        object.insert(k.clone(), to_json(value_schema, v, compact_maps)?);
-                    }
-                }
-                Json::Object(object)
-            } else {
-                Json::Array(
-                    entries
-                        .iter()
-                        .map(|(k, v)| {
-                            Ok(json!({"key": to_json(key_schema, k, compact_maps)?,
-                                      "value": to_json(value_schema, v, compact_maps)?}))
-                        })
-                        .collect::<Result<_>>()?,
-                )
-            }
-        }
-        Value::Struct(s) => {
-            let mut object = Map::new();
-            for field in &s.schema().fields {
-                let v = s.get_without_default(&field.name).unwrap_or(&Value::Null);
-                object.insert(
-                    field.name.clone(),
-                    to_json(Some(&field.schema), v, compact_maps)?,
-                );
-            }
-            Json::Object(object)
-        }
-    })
+    serde_json::to_value(Document::new(schema, value, compact_maps))
+        .map_err(|e| ConnectError::data(e.to_string()))
 }
 
-fn float(v: f64) -> Json {
-    Number::from_f64(v).map_or(Json::Null, Json::Number)
+/// [`to_json`] written straight to JSON text, without building the tree (the index path).
+pub fn to_json_text(schema: Option<&Schema>, value: &Value, compact_maps: bool) -> Result<String> {
+    serde_json::to_string(&Document::new(schema, value, compact_maps))
+        .map_err(|e| ConnectError::data(e.to_string()))
+}
+
+/// Connect data seen as a JSON document (B.8), for serde: one conversion for both the tree and
+/// the text.
+#[derive(Clone, Copy)]
+struct Document<'a> {
+    schema: Option<&'a Schema>,
+    value: &'a Value,
+    compact_maps: bool,
+}
+
+impl<'a> Document<'a> {
+    fn new(schema: Option<&'a Schema>, value: &'a Value, compact_maps: bool) -> Self {
+        Self {
+            schema,
+            value,
+            compact_maps,
+        }
+    }
+
+    fn with(self, schema: Option<&'a Schema>, value: &'a Value) -> Self {
+        Self {
+            schema,
+            value,
+            ..self
+        }
+    }
+}
+
+impl Serialize for Document<'_> {
+    fn serialize<S: Serializer>(&self, out: S) -> std::result::Result<S::Ok, S::Error> {
+        let (schema, value) = (self.schema, self.value);
+        if value.is_null() {
+            if let Some(s) = schema {
+                if let Some(default) = &s.default_value {
+                    return self.with(Some(s), default).serialize(out);
+                }
+                if !s.optional {
+                    return Err(S::Error::custom(REQUIRED_NULL));
+                }
+            }
+            return out.serialize_unit();
+        }
+        match (schema.and_then(|s| s.name.as_deref()), value) {
+            (Some(logical::DATE), Value::Int32(days)) => {
+                return out.serialize_i64(i64::from(*days) * MS_PER_DAY);
+            }
+            (Some(logical::DECIMAL), Value::Bytes(bytes)) => {
+                let scale: i32 = schema
+                    .and_then(|s| s.parameters.get(logical::DECIMAL_SCALE))
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                return float(out, decimal_to_f64(bytes, scale));
+            }
+            _ => {}
+        }
+        match value {
+            Value::Null => out.serialize_unit(),
+            Value::Boolean(b) => out.serialize_bool(*b),
+            Value::Int8(v) => out.serialize_i8(*v),
+            Value::Int16(v) => out.serialize_i16(*v),
+            Value::Int32(v) => out.serialize_i32(*v),
+            Value::Int64(v) => out.serialize_i64(*v),
+            Value::Float32(v) => float(out, f64::from(*v)),
+            Value::Float64(v) => float(out, *v),
+            Value::String(s) => out.serialize_str(s),
+            Value::Bytes(b) => {
+                out.serialize_str(&base64::engine::general_purpose::STANDARD.encode(b))
+            }
+            Value::Array(items) => {
+                let item_schema = schema.and_then(|s| s.value_schema.as_deref());
+                let mut seq = out.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&self.with(item_schema, item))?;
+                }
+                seq.end()
+            }
+            Value::Map(entries) => {
+                let key_schema = schema.and_then(|s| s.key_schema.as_deref());
+                let value_schema = schema.and_then(|s| s.value_schema.as_deref());
+                let string_keys = entries.iter().all(|(k, _)| matches!(k, Value::String(_)));
+                if self.compact_maps && string_keys {
+                    let mut map = out.serialize_map(Some(entries.len()))?;
+                    for (i, (key, v)) in entries.iter().enumerate() {
+                        // A repeated key: the last value, at the first key's place.
+                        if entries[..i].iter().any(|(k, _)| k == key) {
+                            continue;
+                        }
+                        let last = entries[i..]
+                            .iter()
+                            .rev()
+                            .find(|(k, _)| k == key)
+                            .map_or(v, |(_, v)| v);
+                        if let Value::String(key) = key {
+                            map.serialize_entry(key, &self.with(value_schema, last))?;
+                        }
+                    }
+                    map.end()
+                } else {
+                    let mut seq = out.serialize_seq(Some(entries.len()))?;
+                    for (k, v) in entries {
+                        seq.serialize_element(&MapEntry {
+                            key: self.with(key_schema, k),
+                            value: self.with(value_schema, v),
+                        })?;
+                    }
+                    seq.end()
+                }
+            }
+            Value::Struct(s) => {
+                let fields = &s.schema().fields;
+                let mut map = out.serialize_map(Some(fields.len()))?;
+                for field in fields {
+                    let v = s.get_without_default(&field.name).unwrap_or(&Value::Null);
+                    map.serialize_entry(&field.name, &self.with(Some(&field.schema), v))?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+/// A map entry of a map that is not written as an object: `{"key": .., "value": ..}`.
+struct MapEntry<'a> {
+    key: Document<'a>,
+    value: Document<'a>,
+}
+
+impl Serialize for MapEntry<'_> {
+    fn serialize<S: Serializer>(&self, out: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = out.serialize_map(Some(2))?;
+        map.serialize_entry("key", &self.key)?;
+        map.serialize_entry("value", &self.value)?;
+        map.end()
+    }
+}
+
+/// A number, or null for NaN and infinities (which JSON cannot hold).
+fn float<S: Serializer>(out: S, v: f64) -> std::result::Result<S::Ok, S::Error> {
+    if v.is_finite() {
+        out.serialize_f64(v)
+    } else {
+        out.serialize_unit()
+    }
 }
 
 fn decimal_to_f64(bytes: &[u8], scale: i32) -> f64 {
@@ -699,5 +779,58 @@ mod tests {
         );
         let required = SchemaBuilder::new(SchemaType::String).build();
         assert!(to_json(Some(&required), &Value::Null, true).is_err());
+        assert!(to_json_text(Some(&required), &Value::Null, true).is_err());
+    }
+
+    #[test]
+    fn the_text_is_the_tree_written_out() {
+        let nested = Value::Array(vec![
+            Value::Float64(f64::NAN),
+            Value::Float32(0.1),
+            Value::Bytes(vec![1, 2, 3]),
+            map(&[
+                ("quote\"d", Value::from("line\nbreak")),
+                ("n", Value::Int64(-7)),
+            ]),
+        ]);
+        // A repeated key keeps its first place and its last value, as a JSON object does.
+        let value = map(&[
+            ("a", Value::Int8(1)),
+            ("list", nested),
+            ("a", Value::Boolean(true)),
+            ("none", Value::Null),
+        ]);
+        for compact in [true, false] {
+            let tree = to_json(None, &value, compact).unwrap();
+            assert_eq!(
+                to_json_text(None, &value, compact).unwrap(),
+                tree.to_string()
+            );
+        }
+        assert_eq!(
+            to_json_text(None, &value, true).unwrap(),
+            r#"{"a":true,"list":[null,0.10000000149011612,"AQID",{"quote\"d":"line\nbreak","n":-7}],"none":null}"#
+        );
+    }
+
+    #[test]
+    fn action_lines_are_json() {
+        let action = BulkAction {
+            op: Op::Index,
+            index: "t\"x".into(),
+            id: Some("k\\1".into()),
+            version: Some(42),
+            retry_on_conflict: Some(3),
+            source: Some("{}".into()),
+        };
+        let mut body = Vec::new();
+        action.write_to(&mut body);
+        let text = String::from_utf8(body).unwrap();
+        let (meta, rest) = text.split_once('\n').unwrap();
+        assert_eq!(
+            serde_json::from_str::<Json>(meta).unwrap(),
+            json!({"index": {"_index": "t\"x", "_id": "k\\1", "version": 42, "version_type": "external", "retry_on_conflict": 3}})
+        );
+        assert_eq!(rest, "{}\n");
     }
 }

@@ -3,7 +3,7 @@
 //! item's outcome marks its offset processed (or records the task's failure); `pre_commit`
 //! returns, per partition, the offset after the highest contiguous processed record.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -53,7 +53,14 @@ pub struct OffsetTracker {
 impl OffsetTracker {
     /// Starts tracking a record; false for a re-delivered offset (not tracked again).
     pub fn add(&mut self, tp: &TopicPartition, offset: i64) -> bool {
-        let p = self.partitions.entry(tp.clone()).or_default();
+        // Looked up before inserting: no key copy per record.
+        if !self.partitions.contains_key(tp) {
+            self.partitions
+                .insert(tp.clone(), PartitionOffsets::default());
+        }
+        let Some(p) = self.partitions.get_mut(tp) else {
+            return false;
+        };
         if p.max_tracked.is_some_and(|m| offset <= m) {
             return false;
         }
@@ -177,6 +184,8 @@ struct Running {
     context: SinkTaskContext,
     reporter: Option<ErrantRecordReporter>,
     ready_resources: HashSet<String>,
+    /// Index or data stream name by topic (B.6), worked out once per topic.
+    resources: HashMap<String, String>,
     paused: bool,
     backoff: Backoff,
 }
@@ -234,12 +243,13 @@ impl SinkTask for ElasticsearchSinkTask {
             context,
             reporter,
             ready_resources: HashSet::new(),
+            resources: HashMap::new(),
             paused: false,
         });
         Ok(())
     }
 
-    async fn put(&mut self, records: Vec<SinkRecord>) -> Result<()> {
+    async fn put(&mut self, records: &[SinkRecord]) -> Result<()> {
         let run = self.running()?;
         run.shared.check()?;
         run.update_pause();
@@ -336,21 +346,27 @@ impl Running {
         self.paused = pause;
     }
 
-    async fn put_one(&mut self, record: SinkRecord) -> Result<()> {
+    async fn put_one(&mut self, record: &SinkRecord) -> Result<()> {
         let tp = record.original_topic_partition();
         let offset = record.original_kafka_offset;
         self.shared.tracker().add(&tp, offset);
-        let topic = record.record.topic.clone();
         if record.record.value.is_null() && self.config.null_behavior == NullBehavior::Ignore {
             self.shared.tracker().mark_processed(&tp, offset);
             return Ok(());
         }
-        let resource = encoder::resource_name(&self.config, &topic);
-        if !self.ready_resources.contains(&resource) {
-            self.prepare_resource(&resource, &topic, &record).await?;
-            self.ready_resources.insert(resource.clone());
+        let topic = &record.record.topic;
+        if !self.resources.contains_key(topic) {
+            let resource = encoder::resource_name(&self.config, topic);
+            self.resources.insert(topic.clone(), resource);
         }
-        let action = match encoder::encode(&self.config, &record, &resource) {
+        let resource = &self.resources[topic];
+        if !self.ready_resources.contains(resource) {
+            let resource = resource.clone();
+            self.prepare_resource(&resource, topic, record).await?;
+            self.ready_resources.insert(resource);
+        }
+        let resource = &self.resources[topic];
+        let action = match encoder::encode(&self.config, record, resource) {
             Ok(Some(action)) => action,
             Ok(None) => {
                 // Nothing to write (an ignored tombstone, a delete without a key): done, so the
@@ -361,7 +377,7 @@ impl Running {
             Err(e) => {
                 tracing::warn!(error = %e, partition = %tp, offset, "could not convert a record");
                 if let Some(reporter) = &self.reporter {
-                    reporter.report(record, ConnectError::data(e.to_string()));
+                    reporter.report(record.clone(), ConnectError::data(e.to_string()));
                 }
                 if self.config.drop_invalid_message {
                     self.shared.tracker().mark_processed(&tp, offset);
@@ -378,7 +394,7 @@ impl Running {
             partition: tp,
             offset,
             action,
-            record: self.reporter.is_some().then_some(record),
+            record: self.reporter.is_some().then(|| record.clone()),
         };
         self.commands
             .send(Command::Add(Box::new(pending)))
@@ -388,6 +404,9 @@ impl Running {
     /// B.4 step 7: wait while `max.buffered.records` are queued or in flight, at most
     /// `flush.timeout.ms`.
     async fn wait_for_space(&self) -> Result<()> {
+        if self.shared.buffered.load(Ordering::SeqCst) < self.config.max_buffered_records {
+            return Ok(());
+        }
         let deadline = Instant::now() + self.config.flush_timeout;
         loop {
             let notified = self.shared.space.notified();
@@ -686,8 +705,10 @@ async fn run_bulk(
                 return;
             }
         };
-        if !response.errors {
-            // Every item succeeded (D.7): no outcome to sort out item by item.
+        // `errors` says whether any item failed (D.7); the items are checked too, as they are
+        // already read and a proxy might drop the flag.
+        if !response.errors && response.items.iter().all(|i| i.result().error.is_none()) {
+            // Every item succeeded: no outcome to sort out item by item.
             let mut tracker = shared.tracker();
             for pending in &records {
                 tracker.mark_processed(&pending.partition, pending.offset);

@@ -149,12 +149,12 @@ impl SinkTask for FileStreamSinkTask {
         Ok(())
     }
 
-    async fn put(&mut self, records: Vec<SinkRecord>) -> Result<()> {
+    async fn put(&mut self, records: &[SinkRecord]) -> Result<()> {
         if records.is_empty() {
             return Ok(());
         }
         let mut text = String::new();
-        for record in &records {
+        for record in records {
             text.push_str(&render_value(&record.record.value));
             text.push('\n');
         }

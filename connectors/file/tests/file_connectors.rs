@@ -322,7 +322,7 @@ async fn sink_appends_values_as_lines_and_flushes() {
     .await
     .unwrap();
 
-    task.put(vec![
+    task.put(&[
         sink_record(0, "hello".into()),
         sink_record(1, Value::Int32(42)),
         sink_record(2, Value::Null),
@@ -339,7 +339,7 @@ async fn sink_appends_values_as_lines_and_flushes() {
     let text = tokio::fs::read_to_string(&path).await.unwrap();
     assert_eq!(text, "existing\nhello\n42\nnull\n2.0\nfalse\n");
 
-    task.put(vec![sink_record(5, "more".into())]).await.unwrap();
+    task.put(&[sink_record(5, "more".into())]).await.unwrap();
     task.stop().await.unwrap();
     let text = tokio::fs::read_to_string(&path).await.unwrap();
     assert!(text.ends_with("false\nmore\n"), "{text:?}");

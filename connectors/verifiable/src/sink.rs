@@ -147,12 +147,12 @@ impl SinkTask for VerifiableSinkTask {
         Ok(())
     }
 
-    async fn put(&mut self, records: Vec<SinkRecord>) -> Result<()> {
+    async fn put(&mut self, records: &[SinkRecord]) -> Result<()> {
         if records.is_empty() {
             return Ok(());
         }
         let mut text = String::new();
-        for record in &records {
+        for record in records {
             text.push_str(&self.line_for(record));
             text.push('\n');
         }

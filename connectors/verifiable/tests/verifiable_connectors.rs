@@ -205,7 +205,7 @@ async fn sink_writes_one_parsable_json_line_per_record() {
     task.start(configs[1].clone(), SinkTaskContext::new())
         .await
         .unwrap();
-    task.put(vec![
+    task.put(&[
         sink_record(
             3,
             17,

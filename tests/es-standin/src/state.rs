@@ -1076,9 +1076,7 @@ async fn bulk(
     for action in actions {
         *cluster.item_ops.entry(action.op.clone()).or_default() += 1;
         let (status, body) = apply_action(standin, &mut cluster, action, modern);
-        if body.get("error").is_some() {
-            errors = true;
-        }
+        errors |= item_failed(&body);
         items.push((status, body));
     }
     drop(cluster);
@@ -1121,6 +1119,13 @@ fn whole_request_failure(status: StatusCode, body: Option<&str>) -> Response {
         }
         other => error_response(status, other, "injected by the stand-in", &[]),
     }
+}
+
+/// D.7: whether a bulk item (`{"<op>": {...}}`) failed, for the response's `errors` flag.
+fn item_failed(item: &Value) -> bool {
+    item.as_object()
+        .and_then(|o| o.values().next())
+        .is_some_and(|result| result.get("error").is_some())
 }
 
 fn item_failure(
@@ -1571,6 +1576,8 @@ mod tests {
             items[2]["index"]["error"]["type"],
             "cluster_block_exception"
         );
+        // What the response's `errors` flag is made of.
+        assert!(item_failed(&items[0]) && !item_failed(&items[1]) && item_failed(&items[2]));
         assert!(s.set_faults(&json!({"nonsense": 1})).is_err());
     }
 

@@ -1108,7 +1108,7 @@ mod tests {
         async fn start(&mut self, _: Props, _: SinkTaskContext) -> sluice_api::Result<()> {
             Ok(())
         }
-        async fn put(&mut self, _: Vec<SinkRecord>) -> sluice_api::Result<()> {
+        async fn put(&mut self, _: &[SinkRecord]) -> sluice_api::Result<()> {
             Ok(())
         }
         async fn stop(&mut self) -> sluice_api::Result<()> {

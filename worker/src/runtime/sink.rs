@@ -384,7 +384,7 @@ impl SinkTaskRunner {
             let mut backoff = Duration::from_millis(100);
             loop {
                 let started = Instant::now();
-                let put = self.task.put(records.clone()).await;
+                let put = self.task.put(&records).await;
                 self.env
                     .metrics
                     .put_batch_time_ms
