@@ -150,6 +150,11 @@ impl ErrorHandler {
         Fut: std::future::Future<Output = Result<T, ConnectError>>,
     {
         let started = Instant::now();
+        let mut err = match op().await {
+            Ok(v) => return Ok(Outcome::Done(v)),
+            Err(e) => e,
+        };
+        // Set up only once something failed: this runs for every record and stage.
         let mut delays = ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(300))
             .with_max_delay(self.settings.retry_delay_max)
@@ -157,10 +162,6 @@ impl ErrorHandler {
             .without_max_times()
             .build();
         loop {
-            let err = match op().await {
-                Ok(v) => return Ok(Outcome::Done(v)),
-                Err(e) => e,
-            };
             self.metrics.total_record_failures.inc();
             self.metrics.last_error_timestamp.set(now_ms());
             if err.is_retriable() {
@@ -174,6 +175,10 @@ impl ErrorHandler {
                     self.metrics.total_retries.inc();
                     tracing::debug!(task = %self.task, stage = stage.name(), error = %err, "retrying");
                     tokio::time::sleep(delay.min(remaining)).await;
+                    err = match op().await {
+                        Ok(v) => return Ok(Outcome::Done(v)),
+                        Err(e) => e,
+                    };
                     continue;
                 }
             }
