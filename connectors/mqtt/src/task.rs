@@ -250,15 +250,19 @@ async fn connection_loop(
             }
             ConnectionEvent::Message(message) => {
                 shared.metrics.received.inc();
-                let generation = shared.generation.load(Ordering::SeqCst);
-                if sender
-                    .send(Received {
-                        generation,
-                        message,
-                    })
-                    .await
-                    .is_err()
-                {
+                let received = Received {
+                    generation: shared.generation.load(Ordering::SeqCst),
+                    message,
+                };
+                // Waiting for room (a full queue) stops reading from the broker: back-pressure.
+                let sent = match sender.try_send(received) {
+                    Ok(()) => Ok(()),
+                    Err(mpsc::error::TrySendError::Full(received)) => {
+                        sender.send(received).await.map_err(drop)
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => Err(()),
+                };
+                if sent.is_err() {
                     return;
                 }
             }
@@ -298,8 +302,22 @@ async fn connection_loop(
     }
 }
 
-/// The record of a message; the topic and payload move into it without copies.
-fn to_record(kafka_topic: &str, schemas: &Schemas, message: Message) -> SourceRecord {
+/// Now, in milliseconds since the epoch: the timestamp of the records made now.
+fn now_ms() -> Option<i64> {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .ok()
+}
+
+/// The record of a message, stamped `timestamp` (wall-clock time of the conversion, as
+/// Confluent's); the topic and payload move into it without copies.
+fn to_record(
+    kafka_topic: &str,
+    schemas: &Schemas,
+    timestamp: Option<i64>,
+    message: Message,
+) -> SourceRecord {
     let mut headers = Headers::new();
     headers.add(
         HEADER_MESSAGE_ID,
@@ -335,10 +353,6 @@ fn to_record(kafka_topic: &str, schemas: &Schemas, message: Message) -> SourceRe
             Value::String(content_type),
         );
     }
-    let timestamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .ok();
     SourceRecord {
         source_partition: SourceMap::new(),
         source_offset: SourceMap::new(),
@@ -489,6 +503,8 @@ impl SourceTask for MqttSourceTask {
         };
         let mut batch =
             Vec::with_capacity((running.receiver.len() + 1).min(running.settings.max_batch));
+        // One clock read per batch: the batch is converted within microseconds.
+        let timestamp = now_ms();
         let mut next = Some(first);
         while let Some(Received {
             generation,
@@ -503,6 +519,7 @@ impl SourceTask for MqttSourceTask {
             batch.push(to_record(
                 &running.settings.kafka_topic,
                 &running.schemas,
+                timestamp,
                 message,
             ));
             next = if batch.len() < running.settings.max_batch {
@@ -575,8 +592,14 @@ mod tests {
         let mut publish = Publish::new("sensors/a/temp", QoS::AtLeastOnce, b"21.5".to_vec());
         publish.pkid = 42;
         publish.retain = true;
-        let record = to_record("data_mqtt", &Schemas::default(), Message::from_v4(publish));
+        let record = to_record(
+            "data_mqtt",
+            &Schemas::default(),
+            Some(1_700_000_000_123),
+            Message::from_v4(publish),
+        );
         assert_eq!(record.record.topic, "data_mqtt");
+        assert_eq!(record.record.timestamp, Some(1_700_000_000_123));
         assert_eq!(record.record.key, Value::String("sensors/a/temp".into()));
         assert_eq!(record.record.value, Value::Bytes(b"21.5".to_vec()));
         assert_eq!(record.record.kafka_partition, None);
@@ -617,7 +640,12 @@ mod tests {
             Some(properties),
         );
         publish.pkid = 9;
-        let record = to_record("frames", &Schemas::default(), Message::from_v5(publish));
+        let record = to_record(
+            "frames",
+            &Schemas::default(),
+            now_ms(),
+            Message::from_v5(publish),
+        );
         assert_eq!(record.record.key, Value::String("cam/1".into()));
         let h = &record.record.headers;
         assert_eq!(h.last_with_name(HEADER_QOS).unwrap().value, Value::Int32(1));
@@ -648,6 +676,7 @@ mod tests {
             ack_key(&to_record(
                 "k",
                 &Schemas::default(),
+                now_ms(),
                 Message::from_v4(publish)
             )),
             None
