@@ -33,7 +33,7 @@ scripts/install-deps.sh >/dev/null
 profile=${BENCH_PROFILE:-release}
 cargo_profile=(--release)
 [[ $profile == debug ]] && cargo_profile=()
-cargo build "${cargo_profile[@]}" --bin sluice 2>/dev/null
+[[ -z ${SLUICE_BIN:-} ]] && cargo build "${cargo_profile[@]}" --bin sluice 2>/dev/null
 cargo build "${cargo_profile[@]}" -p sluice-tests --example mqtt_bench 2>/dev/null
 bench="$root/target/$profile/examples/mqtt_bench"
 # SLUICE_BIN runs another build of the worker (e.g. an older commit's, for a before/after).
