@@ -10,10 +10,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message as _;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 
 const TIMEOUT: Duration = Duration::from_secs(600);
@@ -102,29 +102,7 @@ fn counting_consumer(bootstrap: &str, topic: &str, skip: bool) -> BaseConsumer {
         assert!(started.elapsed() < TIMEOUT, "{topic} never appeared");
         std::thread::sleep(Duration::from_millis(200));
     };
-    let mut assignment = TopicPartitionList::new();
-    for partition in &partitions {
-        assignment
-            .add_partition_offset(topic, *partition, Offset::Beginning)
-            .expect("assign");
-    }
-    consumer.assign(&assignment).expect("assign");
-    if !skip {
-        return consumer;
-    }
-    let mut at_end = std::collections::BTreeSet::new();
-    while at_end.len() < partitions.len() {
-        match consumer.poll(Duration::from_secs(10)) {
-            Some(Ok(message)) => {
-                at_end.remove(&message.partition());
-            }
-            Some(Err(KafkaError::PartitionEOF(partition))) => {
-                at_end.insert(partition);
-            }
-            Some(Err(e)) => panic!("reading {topic}: {e}"),
-            None => panic!("reading {topic} timed out"),
-        }
-    }
+    sluice_tests::kafka::assign_from_beginning(&consumer, topic, &partitions, skip);
     consumer
 }
 

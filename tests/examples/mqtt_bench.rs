@@ -11,11 +11,10 @@
 
 use std::time::{Duration, Instant};
 
+use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::Message as _;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
 
 const TIMEOUT: Duration = Duration::from_secs(300);
@@ -134,32 +133,13 @@ fn counting_consumer(bootstrap: &str, topic: &str) -> BaseConsumer {
     let metadata = consumer
         .fetch_metadata(Some(topic), Duration::from_secs(10))
         .expect("metadata");
-    let mut assignment = TopicPartitionList::new();
     let partitions: Vec<i32> = metadata
         .topics()
         .iter()
         .flat_map(|t| t.partitions())
         .map(|p| p.id())
         .collect();
-    for partition in &partitions {
-        assignment
-            .add_partition_offset(topic, *partition, Offset::Beginning)
-            .expect("assign");
-    }
-    consumer.assign(&assignment).expect("assign");
-    let mut at_end = std::collections::BTreeSet::new();
-    while at_end.len() < partitions.len() {
-        match consumer.poll(Duration::from_secs(10)) {
-            Some(Ok(message)) => {
-                at_end.remove(&message.partition());
-            }
-            Some(Err(KafkaError::PartitionEOF(partition))) => {
-                at_end.insert(partition);
-            }
-            Some(Err(e)) => panic!("reading {topic}: {e}"),
-            None => panic!("reading {topic} timed out"),
-        }
-    }
+    sluice_tests::kafka::assign_from_beginning(&consumer, topic, &partitions, true);
     consumer
 }
 

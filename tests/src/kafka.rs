@@ -508,3 +508,37 @@ fn to_record<M: Message>(message: &M) -> ConsumedRecord {
         timestamp,
     }
 }
+
+/// Assigns `consumer` (made with `enable.partition.eof=true`) every one of `partitions` of
+/// `topic` from the beginning; with `skip_existing`, reads what they hold now, so that what it
+/// reads next is new. High watermarks are not used: Tansu's lag behind the records of a batch.
+pub fn assign_from_beginning(
+    consumer: &BaseConsumer,
+    topic: &str,
+    partitions: &[i32],
+    skip_existing: bool,
+) {
+    let mut assignment = TopicPartitionList::new();
+    for partition in partitions {
+        assignment
+            .add_partition_offset(topic, *partition, Offset::Beginning)
+            .expect("assign");
+    }
+    consumer.assign(&assignment).expect("assign");
+    if !skip_existing {
+        return;
+    }
+    let mut at_end = BTreeSet::new();
+    while at_end.len() < partitions.len() {
+        match consumer.poll(Duration::from_secs(10)) {
+            Some(Ok(message)) => {
+                at_end.remove(&message.partition());
+            }
+            Some(Err(KafkaError::PartitionEOF(partition))) => {
+                at_end.insert(partition);
+            }
+            Some(Err(e)) => panic!("reading {topic}: {e}"),
+            None => panic!("reading {topic} timed out"),
+        }
+    }
+}
