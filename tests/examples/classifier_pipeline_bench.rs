@@ -10,11 +10,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use rdkafka::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::BaseConsumer;
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message as _;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use sluice_tests::kafka;
 
 const TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -75,34 +75,14 @@ async fn publish(port: u16, frames: Vec<Vec<u8>>) {
     let _ = tokio::time::timeout(Duration::from_millis(200), eventloop.poll()).await;
 }
 
-/// A consumer of every partition of `topic`, having read everything it holds now (`skip`), or
-/// none of it, waiting until the topic exists.
+/// A consumer of every partition of `topic` (once it exists), having read everything it holds
+/// now (`skip`), or none of it.
 fn counting_consumer(bootstrap: &str, topic: &str, skip: bool) -> BaseConsumer {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", "classifier-bench-counter")
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        .create()
-        .expect("consumer");
-    let started = Instant::now();
-    let partitions: Vec<i32> = loop {
-        let metadata = consumer
-            .fetch_metadata(Some(topic), Duration::from_secs(10))
-            .expect("metadata");
-        let partitions: Vec<i32> = metadata
-            .topics()
-            .iter()
-            .flat_map(|t| t.partitions())
-            .map(|p| p.id())
-            .collect();
-        if !partitions.is_empty() || skip {
-            break partitions;
-        }
-        assert!(started.elapsed() < TIMEOUT, "{topic} never appeared");
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    sluice_tests::kafka::assign_from_beginning(&consumer, topic, &partitions, skip);
+    let deadline = Instant::now() + TIMEOUT;
+    let (consumer, partitions) = kafka::assigned_consumer(bootstrap, topic, deadline, true);
+    if skip {
+        kafka::skip_existing(&consumer, topic, &partitions);
+    }
     consumer
 }
 

@@ -12,10 +12,11 @@
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::BaseConsumer;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
+use sluice_tests::kafka;
 
 const TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -123,23 +124,9 @@ fn raw_kafka(bootstrap: &str, topic: &str, count: usize, size: usize) -> f64 {
 /// A consumer of every partition of `topic`, having read everything it holds now: what it reads
 /// next is new. (High watermarks are not used: Tansu's lag behind the records of a batch.)
 fn counting_consumer(bootstrap: &str, topic: &str) -> BaseConsumer {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", "mqtt-bench-counter")
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        .create()
-        .expect("consumer");
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .expect("metadata");
-    let partitions: Vec<i32> = metadata
-        .topics()
-        .iter()
-        .flat_map(|t| t.partitions())
-        .map(|p| p.id())
-        .collect();
-    sluice_tests::kafka::assign_from_beginning(&consumer, topic, &partitions, true);
+    let deadline = Instant::now() + TIMEOUT;
+    let (consumer, partitions) = kafka::assigned_consumer(bootstrap, topic, deadline, true);
+    kafka::skip_existing(&consumer, topic, &partitions);
     consumer
 }
 

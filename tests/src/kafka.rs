@@ -412,8 +412,9 @@ fn metadata_client(bootstrap: &str) -> BaseConsumer {
         .unwrap_or_else(|e| panic!("cannot create a Kafka client: {e}"))
 }
 
-/// A consumer assigned every partition of `topic` from the beginning, and those partitions.
-fn assigned_consumer(
+/// A consumer assigned every partition of `topic` from the beginning (waiting until the topic
+/// exists; panics at `deadline`), and those partitions.
+pub fn assigned_consumer(
     bootstrap: &str,
     topic: &str,
     deadline: Instant,
@@ -509,25 +510,10 @@ fn to_record<M: Message>(message: &M) -> ConsumedRecord {
     }
 }
 
-/// Assigns `consumer` (made with `enable.partition.eof=true`) every one of `partitions` of
-/// `topic` from the beginning; with `skip_existing`, reads what they hold now, so that what it
-/// reads next is new. High watermarks are not used: Tansu's lag behind the records of a batch.
-pub fn assign_from_beginning(
-    consumer: &BaseConsumer,
-    topic: &str,
-    partitions: &[i32],
-    skip_existing: bool,
-) {
-    let mut assignment = TopicPartitionList::new();
-    for partition in partitions {
-        assignment
-            .add_partition_offset(topic, *partition, Offset::Beginning)
-            .expect("assign");
-    }
-    consumer.assign(&assignment).expect("assign");
-    if !skip_existing {
-        return;
-    }
+/// Reads what `partitions` of `topic` hold now and drops it, so that what `consumer` (from
+/// [`assigned_consumer`] with end-of-partition events) reads next is new. High watermarks are not
+/// used: Tansu's lag behind the records of a batch.
+pub fn skip_existing(consumer: &BaseConsumer, topic: &str, partitions: &[i32]) {
     let mut at_end = BTreeSet::new();
     while at_end.len() < partitions.len() {
         match consumer.poll(Duration::from_secs(10)) {
