@@ -816,9 +816,7 @@ impl Job {
                 continue;
             };
             let (state, next_offset) = owned.committed.clone();
-            owned.engine = Engine::with_state(config.clone(), state);
-            owned.anchor = owned.engine.stream_time().map(ClockAnchor::new);
-            owned.next_offset = next_offset;
+            *owned = Owned::new(state, next_offset, config.clone());
             let resume = next_offset.unwrap_or(*first_offset);
             if let Err(e) = self.consumer.seek(
                 &self.config.input_topic,
