@@ -214,3 +214,55 @@ async fn worker_process_starts_answers_restarts_and_stops() {
     assert_ne!(stopped.signal(), Some(9), "SIGTERM, not SIGKILL, ended it");
     assert!(worker.log_text().contains("worker restarted"));
 }
+
+/// Transaction markers leave real gaps in a partition's offsets. The readers re-read a gap
+/// before believing it (Tansu can hide a batch for a moment, see `kafka.rs`), and must still
+/// accept real ones: every record once, in order, and nothing after the end.
+#[tokio::test]
+async fn readers_accept_the_gaps_that_transaction_markers_leave() {
+    use rdkafka::producer::DefaultProducerContext;
+    use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+
+    let tansu = Tansu::start().await;
+    let bootstrap = tansu.bootstrap();
+    kafka::create_topic(&bootstrap, "harness-gaps", 1).await;
+    let producer_bootstrap = bootstrap.clone();
+    tokio::task::spawn_blocking(move || {
+        let producer: ThreadedProducer<DefaultProducerContext> =
+            kafka::client_config(&producer_bootstrap)
+                .set("transactional.id", "harness-gaps")
+                .create()
+                .expect("transactional producer");
+        let timeout = Duration::from_secs(30);
+        producer
+            .init_transactions(timeout)
+            .expect("init transactions");
+        for transaction in 0..4 {
+            producer.begin_transaction().expect("begin");
+            for i in 0..3 {
+                let value = format!("t{transaction}-{i}");
+                producer
+                    .send(BaseRecord::<(), _>::to("harness-gaps").payload(&value))
+                    .map_err(|(e, _)| e)
+                    .expect("send");
+            }
+            producer.commit_transaction(timeout).expect("commit");
+        }
+    })
+    .await
+    .expect("producer thread");
+
+    let expected: Vec<String> = (0..4)
+        .flat_map(|t| (0..3).map(move |i| format!("t{t}-{i}")))
+        .collect();
+    let records = kafka::consume_all(&bootstrap, "harness-gaps", 12, Duration::from_secs(30)).await;
+    let values: Vec<String> = records.iter().filter_map(|r| r.value_str()).collect();
+    assert_eq!(values, expected);
+    let offsets: Vec<i64> = records.iter().map(|r| r.offset).collect();
+    assert!(
+        offsets.windows(2).any(|w| w[1] > w[0] + 1),
+        "the markers should leave gaps: {offsets:?}"
+    );
+    let to_end = kafka::consume_to_end(&bootstrap, "harness-gaps", Duration::from_secs(30)).await;
+    assert_eq!(to_end, records);
+}
