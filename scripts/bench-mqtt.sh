@@ -20,7 +20,8 @@
 # Usage: scripts/bench-mqtt.sh [messages per run, default 100000] [payload bytes, default 100]
 # (BENCH_PROFILE=debug runs debug builds, to check the script quickly; figures need release.
 # BENCH_PERF=1 records a `perf record -g` profile of the worker during each sluice run into
-# .run/bench-mqtt/perf-q<QOS>.data, for `perf report -i ...`.)
+# .run/bench-mqtt/perf-q<QOS>.data, for `perf report -i ...`; BENCH_PERF_CALL_GRAPH=dwarf gives
+# call stacks for a build with debug line tables, which release builds strip.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -124,7 +125,7 @@ for qos in 0 1; do
     # A short warm-up creates the Kafka topic and the producer's connections.
     "$bench" sluice "$mqtt_port" "$qos" 1000 "$size" "$KAFKA_BOOTSTRAP" "bench_mqtt_q$qos" >/dev/null
     if [[ ${BENCH_PERF:-0} == 1 ]]; then
-        perf record -g -o "$work/perf-q$qos.data" -p "$pid" >/dev/null 2>&1 &
+        perf record --call-graph "${BENCH_PERF_CALL_GRAPH:-fp}" -o "$work/perf-q$qos.data" -p "$pid" >/dev/null 2>&1 &
         perf_pid=$!
         sleep 0.5
     fi

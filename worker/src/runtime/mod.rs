@@ -286,12 +286,10 @@ impl Worker {
         };
         match spec.plugin.factory {
             PluginFactory::Source { task, .. } => {
-                let producer: FutureProducer = kafka::client_config(&kafka::source_producer_props(
-                    worker_props,
-                    &spec.connector_config,
-                    &spec.id,
-                ))
-                .create()
+                let producer: source::SourceProducer = kafka::client_config(
+                    &kafka::source_producer_props(worker_props, &spec.connector_config, &spec.id),
+                )
+                .create_with_context(source::DeliveryReports::default())
                 .map_err(|e| kafka_error("producer", e))?;
                 let topic_creator = topic_creation::TopicCreator::new(
                     worker_props,
@@ -473,7 +471,7 @@ enum Parts {
         converters: RecordConverters,
         transforms: TransformChain,
         errors: ErrorHandler,
-        producer: FutureProducer,
+        producer: source::SourceProducer,
         offsets: Arc<dyn OffsetBackingStore>,
     },
     Sink {
@@ -514,6 +512,8 @@ impl Parts {
                 topic_creator,
                 submitted: SubmittedRecords::default(),
                 in_flight: Default::default(),
+                next_seq: 0,
+                reports: Vec::new(),
                 unflushed: Default::default(),
                 active_topics: Default::default(),
             })),

@@ -7,17 +7,20 @@
 //! Acknowledgements are handled in send order (a record waits for the ones sent before it), which
 //! keeps per-record bookkeeping to one queue entry and gives tasks `commit_record` calls in the
 //! order of their records.
+//!
+//! The task polls its own producer for delivery reports when it handles acknowledgements (after
+//! each batch, and while waiting at shutdown), so a record costs no channel, no wake-up and no
+//! polling thread: reports arrive as a batch, matched to records by a sequence number.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use futures::FutureExt;
+use rdkafka::ClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::future_producer::{DeliveryFuture, OwnedDeliveryResult};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::message::{DeliveryResult, Header, Message, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use sluice_api::task::RecordMetadata;
 use sluice_api::{ConnectError, ConnectRecord, Props, SourceRecord, SourceTask, SourceTaskContext};
 
@@ -33,10 +36,41 @@ pub(crate) struct InFlight {
     /// Its entry in the offset tracking, if it has a source partition or offset.
     id: Option<SubmittedId>,
     record: SourceRecord,
-    delivery: DeliveryFuture,
+    /// Its sequence number: records in flight have consecutive ones, oldest first.
+    seq: u64,
+    /// The delivery report, once it has arrived.
+    outcome: Option<Delivered>,
 }
 
-type Delivery = Result<OwnedDeliveryResult, futures::channel::oneshot::Canceled>;
+/// What Kafka said about a record: its partition and offset, or why it was not written.
+type Delivered = Result<(i32, i64), KafkaError>;
+
+/// A source task's producer, polled by the task itself.
+pub(crate) type SourceProducer = BaseProducer<DeliveryReports>;
+
+/// Collects the delivery reports that polling the producer serves, as (sequence number,
+/// outcome); the sequence number travels with the record as its opaque.
+#[derive(Default)]
+pub(crate) struct DeliveryReports {
+    reports: Mutex<Vec<(u64, Delivered)>>,
+}
+
+impl ClientContext for DeliveryReports {}
+
+impl ProducerContext for DeliveryReports {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, seq: usize) {
+        let outcome = match result {
+            Ok(message) => Ok((message.partition(), message.offset())),
+            Err((error, _)) => Err(error.clone()),
+        };
+        self.reports
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((seq as u64, outcome));
+    }
+}
 
 /// One running source task and everything its data path needs.
 pub struct SourceTaskRunner {
@@ -46,13 +80,17 @@ pub struct SourceTaskRunner {
     pub(crate) converters: RecordConverters,
     pub(crate) transforms: TransformChain,
     pub(crate) errors: ErrorHandler,
-    pub(crate) producer: FutureProducer,
+    pub(crate) producer: SourceProducer,
     pub(crate) offsets: Arc<dyn OffsetBackingStore>,
     /// Creates missing topics when the connector asks for it (KIP-158).
     pub(crate) topic_creator: Option<super::topic_creation::TopicCreator>,
     pub(crate) submitted: SubmittedRecords,
     /// Sent records, oldest first.
     pub(crate) in_flight: VecDeque<InFlight>,
+    /// The sequence number of the next record sent.
+    pub(crate) next_seq: u64,
+    /// Reports taken from the producer's context (kept to reuse its allocation).
+    pub(crate) reports: Vec<(u64, Delivered)>,
     /// Offsets taken from `submitted` but not yet written (a failed write is retried next time).
     pub(crate) unflushed: BTreeMap<String, String>,
     /// Topics recorded as used (KIP-558) during the current poll batch: the status store is told
@@ -89,6 +127,8 @@ impl SourceTaskRunner {
             self.env.fail(e);
         }
         self.shutdown().await;
+        // Dropping the producer purges and flushes it (up to 500 ms): not on the runtime.
+        let _ = tokio::task::spawn_blocking(move || drop(self)).await;
     }
 
     async fn execute(&mut self) -> Result<(), ConnectError> {
@@ -196,7 +236,9 @@ impl SourceTaskRunner {
                 }
             }
         }
-        let mut out: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic);
+        let seq = self.next_seq;
+        let mut out: BaseRecord<'_, [u8], [u8], usize> =
+            BaseRecord::with_opaque_to(topic, seq as usize);
         if !serialized.headers.is_empty() {
             let headers = serialized
                 .record
@@ -226,9 +268,9 @@ impl SourceTaskRunner {
         if let Some(ts) = serialized.record.timestamp {
             out = out.timestamp(ts);
         }
-        let delivery = loop {
-            match self.producer.send_result(out) {
-                Ok(delivery) => break delivery,
+        loop {
+            match self.producer.send(out) {
+                Ok(()) => break,
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                     // The producer's queue is full: let acknowledgements catch up, then retry.
                     out = back;
@@ -241,7 +283,8 @@ impl SourceTaskRunner {
                     )));
                 }
             }
-        };
+        }
+        self.next_seq += 1;
         self.env.metrics.source_record_active_count.inc();
         if !self.active_topics.contains(topic) {
             self.env.record_topic(topic);
@@ -251,19 +294,52 @@ impl SourceTaskRunner {
         self.in_flight.push_back(InFlight {
             id,
             record,
-            delivery,
+            seq,
+            outcome: None,
         });
         Ok(())
     }
 
+    /// Serves the producer's delivery reports that are ready, without waiting, and files each
+    /// with its record.
+    fn collect_reports(&mut self) {
+        loop {
+            // One event (a batch of reports) per call with a zero timeout.
+            self.producer.poll(Duration::ZERO);
+            std::mem::swap(
+                &mut *self
+                    .producer
+                    .context()
+                    .reports
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner),
+                &mut self.reports,
+            );
+            if self.reports.is_empty() {
+                return;
+            }
+            let first = self.in_flight.front().map_or(0, |oldest| oldest.seq);
+            for (seq, outcome) in self.reports.drain(..) {
+                let entry = seq
+                    .checked_sub(first)
+                    .and_then(|index| self.in_flight.get_mut(index as usize));
+                if let Some(entry) = entry {
+                    entry.outcome = Some(outcome);
+                }
+            }
+        }
+    }
+
     /// Handles the acknowledgements that have arrived, in send order, without waiting.
     async fn drain_acks(&mut self) -> Result<(), ConnectError> {
-        while let Some(oldest) = self.in_flight.front_mut() {
-            let Some(result) = (&mut oldest.delivery).now_or_never() else {
-                break;
-            };
+        self.collect_reports();
+        while self
+            .in_flight
+            .front()
+            .is_some_and(|oldest| oldest.outcome.is_some())
+        {
             if let Some(sent) = self.in_flight.pop_front() {
-                self.handle_ack(sent, result).await?;
+                self.handle_ack(sent).await?;
             }
         }
         Ok(())
@@ -271,21 +347,25 @@ impl SourceTaskRunner {
 
     async fn handle_ack(
         &mut self,
-        InFlight { id, record, .. }: InFlight,
-        result: Delivery,
+        InFlight {
+            id,
+            record,
+            outcome,
+            ..
+        }: InFlight,
     ) -> Result<(), ConnectError> {
         self.env.metrics.source_record_active_count.dec();
-        let metadata = match result {
-            Ok(Ok(delivery)) => {
+        let metadata = match outcome {
+            Some(Ok((partition, offset))) => {
                 self.env.metrics.source_record_write.inc();
                 Some(RecordMetadata {
                     topic: record.record.topic.clone(),
-                    partition: delivery.partition,
-                    offset: delivery.offset,
+                    partition,
+                    offset,
                 })
             }
-            Ok(Err((e, _))) => self.produce_failed(&record, &e.to_string())?,
-            Err(_) => self.produce_failed(&record, "the producer was closed")?,
+            Some(Err(e)) => self.produce_failed(&record, &e.to_string())?,
+            None => self.produce_failed(&record, "no delivery report")?,
         };
         if let Some(id) = &id {
             self.submitted.ack(id);
@@ -356,23 +436,22 @@ impl SourceTaskRunner {
 
     /// Waits (within the graceful timeout) for in-flight records, commits offsets, stops the task.
     async fn shutdown(&mut self) {
+        /// How often the producer is polled while records are still in flight at shutdown.
+        const SHUTDOWN_POLL: Duration = Duration::from_millis(10);
         let deadline = tokio::time::Instant::now() + self.env.graceful_timeout;
-        while let Some(oldest) = self.in_flight.front_mut() {
-            match tokio::time::timeout_at(deadline, &mut oldest.delivery).await {
-                Ok(result) => {
-                    let Some(sent) = self.in_flight.pop_front() else {
-                        break;
-                    };
-                    if let Err(e) = self.handle_ack(sent, result).await {
-                        self.env.fail(&e);
-                        break;
-                    }
-                }
-                Err(_) => {
-                    tracing::warn!(task = %self.env.id, pending = self.in_flight.len(), "records still unacknowledged at shutdown; their offsets are not committed");
-                    break;
-                }
+        loop {
+            if let Err(e) = self.drain_acks().await {
+                self.env.fail(&e);
+                break;
             }
+            if self.in_flight.is_empty() {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!(task = %self.env.id, pending = self.in_flight.len(), "records still unacknowledged at shutdown; their offsets are not committed");
+                break;
+            }
+            tokio::time::sleep(SHUTDOWN_POLL).await;
         }
         self.commit_offsets().await;
         if let Err(e) = self.task.stop().await {
