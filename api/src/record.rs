@@ -1,5 +1,6 @@
 //! Records as they travel through the worker, and their headers.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -40,8 +41,9 @@ pub type TopicOffsets = BTreeMap<TopicPartition, i64>;
 /// One record header: a key and a Connect value with an optional schema.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Header {
-    /// Header key; keys may repeat within a record.
-    pub key: String,
+    /// Header key; keys may repeat within a record. Borrowed when it is a constant (a
+    /// connector's fixed header names cost no allocation per record).
+    pub key: Cow<'static, str>,
     /// The value's schema, when known.
     pub schema: Option<SchemaRef>,
     /// The value.
@@ -59,7 +61,12 @@ impl Headers {
     }
 
     /// Appends a header.
-    pub fn add(&mut self, key: impl Into<String>, schema: Option<SchemaRef>, value: Value) {
+    pub fn add(
+        &mut self,
+        key: impl Into<Cow<'static, str>>,
+        schema: Option<SchemaRef>,
+        value: Value,
+    ) {
         self.0.push(Header {
             key: key.into(),
             schema,
@@ -68,7 +75,7 @@ impl Headers {
     }
 
     /// Appends a string header.
-    pub fn add_string(&mut self, key: impl Into<String>, value: impl Into<String>) {
+    pub fn add_string(&mut self, key: impl Into<Cow<'static, str>>, value: impl Into<String>) {
         self.add(
             key,
             Some(crate::data::Schema::string()),

@@ -48,11 +48,11 @@ impl SourceTaskContext {
     }
 }
 
-/// Metadata of a record the broker has acknowledged.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordMetadata {
+/// Metadata of a record the broker has acknowledged (borrowed: it is built for every record).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordMetadata<'a> {
     /// Topic written to.
-    pub topic: String,
+    pub topic: &'a str,
     /// Partition written to.
     pub partition: i32,
     /// Offset assigned by the broker.
@@ -75,10 +75,13 @@ pub trait SourceTask: Send {
 
     /// Called once per record when Kafka has acknowledged it (`metadata` is `Some`), or when a
     /// transform dropped it (`None`). Sources that must acknowledge upstream do it here.
-    async fn commit_record(
+    ///
+    /// Not async, as Kafka's `commitRecord` must not block: it runs on the data path for every
+    /// record, so it should only note the acknowledgement (and, say, queue it for sending).
+    fn commit_record(
         &mut self,
         _record: &SourceRecord,
-        _metadata: Option<RecordMetadata>,
+        _metadata: Option<RecordMetadata<'_>>,
     ) -> Result<()> {
         Ok(())
     }

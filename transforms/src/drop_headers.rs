@@ -52,11 +52,15 @@ impl Transform for DropHeaders {
 
     async fn apply(&self, mut record: ConnectRecord) -> Result<Option<ConnectRecord>> {
         let names = self.names.as_ref().ok_or_else(|| not_configured(NAME))?;
-        if record.headers.iter().any(|h| names.contains(&h.key)) {
+        if record
+            .headers
+            .iter()
+            .any(|h| names.contains(h.key.as_ref()))
+        {
             record.headers = record
                 .headers
                 .iter()
-                .filter(|h| !names.contains(&h.key))
+                .filter(|h| !names.contains(h.key.as_ref()))
                 .cloned()
                 .collect();
         }
@@ -83,7 +87,7 @@ mod tests {
         let left: Vec<_> = out
             .headers
             .iter()
-            .map(|h| (h.key.as_str(), h.value.as_str().unwrap_or_default()))
+            .map(|h| (h.key.as_ref(), h.value.as_str().unwrap_or_default()))
             .collect();
         assert_eq!(left, [("b", "2"), ("d", "5")]);
         assert_eq!(out.value, Value::from("v"));

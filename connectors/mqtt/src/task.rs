@@ -534,10 +534,10 @@ impl SourceTask for MqttSourceTask {
         Ok(batch)
     }
 
-    async fn commit_record(
+    fn commit_record(
         &mut self,
         record: &SourceRecord,
-        _metadata: Option<RecordMetadata>,
+        _metadata: Option<RecordMetadata<'_>>,
     ) -> Result<()> {
         let Some(running) = self.running.as_mut() else {
             return Ok(());

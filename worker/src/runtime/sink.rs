@@ -630,7 +630,7 @@ async fn to_sink_record(
                 })
                 .await?
             {
-                Outcome::Done(sv) => headers.add(header.key, sv.schema, sv.value),
+                Outcome::Done(sv) => headers.add(header.key.to_owned(), sv.schema, sv.value),
                 Outcome::Skipped(e) => return skip(dlq, msg, Stage::HeaderConverter, &e).await,
             }
         }

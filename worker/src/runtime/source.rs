@@ -36,6 +36,8 @@ pub(crate) struct InFlight {
     /// Its entry in the offset tracking, if it has a source partition or offset.
     id: Option<SubmittedId>,
     record: SourceRecord,
+    /// The topic it was written to, when a transform changed it.
+    routed_to: Option<String>,
     /// Its sequence number: records in flight have consecutive ones, oldest first.
     seq: u64,
     /// The delivery report, once it has arrived.
@@ -158,7 +160,7 @@ impl SourceTaskRunner {
                         _ = self.env.target_changed_from(TargetState::Paused) => {}
                         _ = tokio::time::sleep(self.env.flush_interval) => {}
                     }
-                    self.drain_acks().await?;
+                    self.drain_acks()?;
                     self.commit_offsets().await;
                     last_flush = Instant::now();
                 }
@@ -195,7 +197,7 @@ impl SourceTaskRunner {
                 .metrics
                 .poll_batch_time_ms
                 .observe(started.elapsed().as_secs_f64() * 1000.0);
-            self.drain_acks().await?;
+            self.drain_acks()?;
             if last_flush.elapsed() >= self.env.flush_interval {
                 self.commit_offsets().await;
                 last_flush = Instant::now();
@@ -218,7 +220,7 @@ impl SourceTaskRunner {
             if let Some(id) = &id {
                 self.submitted.ack(id);
             }
-            self.task.commit_record(&record, None).await?;
+            self.task.commit_record(&record, None)?;
             return Ok(());
         };
         let topic = serialized.record.topic.as_str();
@@ -274,7 +276,7 @@ impl SourceTaskRunner {
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                     // The producer's queue is full: let acknowledgements catch up, then retry.
                     out = back;
-                    self.drain_acks().await?;
+                    self.drain_acks()?;
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
                 Err((e, _)) => {
@@ -290,10 +292,12 @@ impl SourceTaskRunner {
             self.env.record_topic(topic);
             self.active_topics.insert(topic.to_owned());
         }
+        let routed_to = (topic != record.record.topic).then(|| topic.to_owned());
         drop(serialized);
         self.in_flight.push_back(InFlight {
             id,
             record,
+            routed_to,
             seq,
             outcome: None,
         });
@@ -331,7 +335,7 @@ impl SourceTaskRunner {
     }
 
     /// Handles the acknowledgements that have arrived, in send order, without waiting.
-    async fn drain_acks(&mut self) -> Result<(), ConnectError> {
+    fn drain_acks(&mut self) -> Result<(), ConnectError> {
         self.collect_reports();
         while self
             .in_flight
@@ -339,17 +343,18 @@ impl SourceTaskRunner {
             .is_some_and(|oldest| oldest.outcome.is_some())
         {
             if let Some(sent) = self.in_flight.pop_front() {
-                self.handle_ack(sent).await?;
+                self.handle_ack(sent)?;
             }
         }
         Ok(())
     }
 
-    async fn handle_ack(
+    fn handle_ack(
         &mut self,
         InFlight {
             id,
             record,
+            routed_to,
             outcome,
             ..
         }: InFlight,
@@ -359,7 +364,7 @@ impl SourceTaskRunner {
             Some(Ok((partition, offset))) => {
                 self.env.metrics.source_record_write.inc();
                 Some(RecordMetadata {
-                    topic: record.record.topic.clone(),
+                    topic: routed_to.as_deref().unwrap_or(&record.record.topic),
                     partition,
                     offset,
                 })
@@ -370,7 +375,7 @@ impl SourceTaskRunner {
         if let Some(id) = &id {
             self.submitted.ack(id);
         }
-        self.task.commit_record(&record, metadata).await
+        self.task.commit_record(&record, metadata)
     }
 
     /// A record Kafka refused: skipped under `errors.tolerance=all`, fatal otherwise.
@@ -378,7 +383,7 @@ impl SourceTaskRunner {
         &self,
         record: &SourceRecord,
         error: &str,
-    ) -> Result<Option<RecordMetadata>, ConnectError> {
+    ) -> Result<Option<RecordMetadata<'static>>, ConnectError> {
         self.env.metrics.total_record_failures.inc();
         self.env.metrics.total_record_errors.inc();
         if self.errors.settings().tolerate_all {
@@ -440,7 +445,7 @@ impl SourceTaskRunner {
         const SHUTDOWN_POLL: Duration = Duration::from_millis(10);
         let deadline = tokio::time::Instant::now() + self.env.graceful_timeout;
         loop {
-            if let Err(e) = self.drain_acks().await {
+            if let Err(e) = self.drain_acks() {
                 self.env.fail(&e);
                 break;
             }
