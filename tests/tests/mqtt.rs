@@ -810,6 +810,23 @@ fn new_ca(name: &str) -> rcgen::CertifiedIssuer<'static, rcgen::KeyPair> {
         .expect("CA")
 }
 
+/// Encrypts the private key in `key_pem` as `openssl pkcs8 -topk8 -v2 aes-256-cbc` does (an
+/// `ENCRYPTED PRIVATE KEY`, PBES2 with PBKDF2) and returns the PEM text.
+fn openssl_encrypted_key(key_pem: &Path, password: &str) -> String {
+    let output = std::process::Command::new("openssl")
+        .args(["pkcs8", "-topk8", "-v2", "aes-256-cbc", "-in"])
+        .arg(key_pem)
+        .args(["-passout", &format!("pass:{password}")])
+        .output()
+        .expect("run openssl (the openssl CLI encrypts the PEM key)");
+    assert!(
+        output.status.success(),
+        "openssl pkcs8 failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("PEM text")
+}
+
 /// Writes `pem` (certificates, and a key unless `nokeys`) as a PKCS#12 file with the openssl
 /// CLI (OpenSSL 3's defaults: AES-256-CBC with PBKDF2, HMAC-SHA256 MAC).
 fn openssl_pkcs12(pem: &Path, out: &Path, password: &str, nokeys: bool) {
@@ -836,8 +853,9 @@ fn openssl_pkcs12(pem: &Path, out: &Path, password: &str, nokeys: bool) {
 /// TLS end to end with certificates generated here: Mosquitto's TLS listener requires a client
 /// certificate; the connector on `ssl://` with the CA as trust store and its certificate and key
 /// as key store delivers records, with PEM files and with the same material as PKCS#12 files
-/// (made by the openssl CLI) and their passwords; a wrong key store password is a validation
-/// error naming the file; a connector trusting another CA goes FAILED with a TLS reason.
+/// (made by the openssl CLI) and their passwords, and with a PEM key encrypted by the openssl CLI
+/// and `mqtt.ssl.key.password`; a wrong key store or key password is a validation error naming
+/// the file and the setting; a connector trusting another CA goes FAILED with a TLS reason.
 #[tokio::test]
 async fn tls_with_generated_certificates_and_an_untrusted_ca() {
     let ca = new_ca("sluice test CA");
@@ -864,6 +882,17 @@ async fn tls_with_generated_certificates_and_an_untrusted_ca() {
     openssl_pkcs12(&trust_store, &trust_p12, "trust-pw", true);
     let key_p12 = dir.path().join("client.pfx");
     openssl_pkcs12(&key_store, &key_p12, "key-pw", false);
+    let plain_key = dir.path().join("client-key.pem");
+    std::fs::write(&plain_key, &client_key).expect("write key");
+    let encrypted_store = dir.path().join("client-encrypted.pem");
+    std::fs::write(
+        &encrypted_store,
+        format!(
+            "{}{client_chain}",
+            openssl_encrypted_key(&plain_key, "pem-key-pw")
+        ),
+    )
+    .expect("write encrypted key store");
 
     let mut worker = WorkerProcess::standalone(worker_props(&tansu), Vec::<&Path>::new());
     worker.wait_ready().await;
@@ -883,9 +912,12 @@ async fn tls_with_generated_certificates_and_an_untrusted_ca() {
     let mut p12_config = tls_config(&trust_p12, &key_p12, "mqtt_tls_p12");
     p12_config["mqtt.ssl.trust.store.password"] = json!("trust-pw");
     p12_config["mqtt.ssl.key.store.password"] = json!("key-pw");
+    let mut encrypted_config = tls_config(&trust_store, &encrypted_store, "mqtt_tls_enc");
+    encrypted_config["mqtt.ssl.key.password"] = json!("pem-key-pw");
     for (name, config) in [
         ("tls-good", tls_config(&trust_store, &key_store, "mqtt_tls")),
         ("tls-p12", p12_config.clone()),
+        ("tls-encrypted-key", encrypted_config.clone()),
         (
             "tls-untrusted",
             tls_config(&other_ca, &key_store, "mqtt_tls"),
@@ -915,7 +947,24 @@ async fn tls_with_generated_certificates_and_an_untrusted_ca() {
         "{body}"
     );
     assert!(!message.contains("not-the-password"), "{body}");
-    for name in ["tls-good", "tls-p12"] {
+    // So is a wrong password for an encrypted PEM key.
+    let mut wrong = encrypted_config.clone();
+    wrong["mqtt.ssl.key.password"] = json!("not-the-key-password");
+    let (status, body) = rest::post_json(
+        &worker.url("/connectors"),
+        &json!({"name": "tls-wrong-key-password", "config": wrong}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&encrypted_store.display().to_string())
+            && message.contains("cannot decrypt")
+            && message.contains("mqtt.ssl.key.password"),
+        "{body}"
+    );
+    assert!(!message.contains("not-the-key-password"), "{body}");
+    for name in ["tls-good", "tls-p12", "tls-encrypted-key"] {
         wait_until_described(&format!("{name} task running"), WAIT, POLL, || async {
             connector_status(&worker, name).await["tasks"][0]["state"] == "RUNNING"
         })
@@ -924,6 +973,7 @@ async fn tls_with_generated_certificates_and_an_untrusted_ca() {
     // The subscription follows the connection; publish until a record shows up.
     let mut records = Vec::new();
     let mut p12_records = Vec::new();
+    let mut encrypted_key_records = Vec::new();
     for attempt in 0..20 {
         publish(
             mosquitto.port(),
@@ -936,12 +986,14 @@ async fn tls_with_generated_certificates_and_an_untrusted_ca() {
         .await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         let topics = kafka::list_topics(&tansu.bootstrap()).await;
-        if ["mqtt_tls", "mqtt_tls_p12"]
+        if ["mqtt_tls", "mqtt_tls_p12", "mqtt_tls_enc"]
             .iter()
             .all(|wanted| topics.iter().any(|t| t == wanted))
         {
             records = kafka::consume_all(&tansu.bootstrap(), "mqtt_tls", 1, WAIT).await;
             p12_records = kafka::consume_all(&tansu.bootstrap(), "mqtt_tls_p12", 1, WAIT).await;
+            encrypted_key_records =
+                kafka::consume_all(&tansu.bootstrap(), "mqtt_tls_enc", 1, WAIT).await;
             break;
         }
     }
@@ -950,7 +1002,11 @@ async fn tls_with_generated_certificates_and_an_untrusted_ca() {
         !p12_records.is_empty(),
         "nothing came through TLS (PKCS#12)"
     );
-    for record in [&records[0], &p12_records[0]] {
+    assert!(
+        !encrypted_key_records.is_empty(),
+        "nothing came through TLS (encrypted PEM key)"
+    );
+    for record in [&records[0], &p12_records[0], &encrypted_key_records[0]] {
         assert_eq!(record.key_str().as_deref(), Some("secure/door"));
         assert!(record.value_str().unwrap_or_default().starts_with("open-"));
     }
@@ -971,7 +1027,7 @@ async fn tls_with_generated_certificates_and_an_untrusted_ca() {
     assert!(trace.contains("TLS error"), "{last}");
     assert!(trace.contains("invalid peer certificate"), "{last}");
     assert!(worker.is_running(), "no panic, the worker goes on");
-    for name in ["tls-good", "tls-p12"] {
+    for name in ["tls-good", "tls-p12", "tls-encrypted-key"] {
         let good = connector_status(&worker, name).await;
         assert_eq!(good["tasks"][0]["state"], "RUNNING", "{good}");
     }

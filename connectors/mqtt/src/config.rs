@@ -45,8 +45,8 @@ pub const TRUST_STORE_PASSWORD: &str = "mqtt.ssl.trust.store.password";
 pub const KEY_STORE_PATH: &str = "mqtt.ssl.key.store.path";
 /// Key store password (PKCS#12; unused for PEM).
 pub const KEY_STORE_PASSWORD: &str = "mqtt.ssl.key.store.password";
-/// Private key password: accepted for compatibility; a PKCS#12 key must use the store password
-/// (as `openssl pkcs12 -export` and `keytool` write it), a PEM key must be unencrypted.
+/// Password of an encrypted PEM private key (PKCS#8). A PKCS#12 key must use the store password
+/// (as `openssl pkcs12 -export` and `keytool` write it).
 pub const KEY_PASSWORD: &str = "mqtt.ssl.key.password";
 /// Extension: MQTT protocol version, `3.1.1` (default) or `5`.
 pub const VERSION: &str = "mqtt.version";
@@ -321,7 +321,7 @@ pub fn config_def() -> ConfigDef {
         (
             KEY_PASSWORD,
             ConfigType::Password,
-            "Accepted for compatibility: the key inside a PKCS#12 key store must use the store password.",
+            "Password of an encrypted private key (PKCS#8 ENCRYPTED PRIVATE KEY) in a PEM key store. A PKCS#12 key store's key uses the store password, as in keytool's PKCS12 stores.",
         ),
     ]
     .into_iter()
@@ -458,6 +458,8 @@ pub struct MqttSettings {
     pub key_store: Option<String>,
     /// Key store password (PKCS#12).
     pub key_store_password: String,
+    /// Password of an encrypted private key (PEM key store).
+    pub key_password: String,
     /// Protocol version.
     pub version: MqttVersion,
     /// Client id prefix.
@@ -490,6 +492,7 @@ impl MqttSettings {
                 path,
                 password: &self.trust_store_password,
                 password_key: TRUST_STORE_PASSWORD,
+                key_password: "",
             })
     }
 
@@ -499,6 +502,7 @@ impl MqttSettings {
             path,
             password: &self.key_store_password,
             password_key: KEY_STORE_PASSWORD,
+            key_password: &self.key_password,
         })
     }
 
@@ -533,6 +537,7 @@ impl MqttSettings {
             trust_store_password: password(&config, TRUST_STORE_PASSWORD),
             key_store: non_empty(config.string(KEY_STORE_PATH)),
             key_store_password: password(&config, KEY_STORE_PASSWORD),
+            key_password: password(&config, KEY_PASSWORD),
             version: if config.string(VERSION) == Some("5") {
                 MqttVersion::V5
             } else {

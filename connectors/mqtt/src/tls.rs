@@ -3,14 +3,19 @@
 //! The format of a trust or key store is recognised from its content: PEM text (`-----BEGIN`),
 //! or a DER-encoded PKCS#12 archive (`.p12`/`.pfx`, as written by `openssl pkcs12 -export` or
 //! `keytool -storetype PKCS12`), opened with the store's password. Java JKS files are recognised
-//! and refused with a hint to convert them.
+//! and refused with a hint to convert them. A PEM key store's private key may be encrypted
+//! (PKCS#8 `ENCRYPTED PRIVATE KEY`, as `openssl pkcs8 -topk8 -v2 aes-256-cbc` writes it), opened
+//! with the key password.
 
 use std::sync::Arc;
 
 use p12_keystore::Pkcs12Archive;
+use pkcs8::EncryptedPrivateKeyInfoRef;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ClientConfig, RootCertStore};
+
+use crate::config::KEY_PASSWORD;
 
 /// Why the TLS settings could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +44,8 @@ pub struct StoreFile<'a> {
     pub password: &'a str,
     /// The setting that names the password, for messages.
     pub password_key: &'static str,
+    /// Password of an encrypted private key in a PEM key store (empty for none).
+    pub key_password: &'a str,
 }
 
 /// What a store file holds, read from its first bytes.
@@ -88,6 +95,14 @@ fn open_pkcs12(
                 "wrong password for this PKCS#12 file (set {}), or the file is damaged",
                 store.password_key
             ),
+            other if !store.key_password.is_empty() && store.key_password != store.password => {
+                format!(
+                    "not a readable PKCS#12 file ({other}); its private key must be encrypted \
+                     with the store password ({KEY_PASSWORD} differs, and separate key \
+                     passwords in PKCS#12 are not supported: re-export it with openssl pkcs12 \
+                     -export)"
+                )
+            }
             other => format!("not a readable PKCS#12 file ({other})"),
         };
         store_error(what, store, message)
@@ -135,12 +150,12 @@ fn client_identity(
     match format_of(&data) {
         Format::Jks => Err(store_error(WHAT, store, JKS_HINT.into())),
         Format::Pem => {
+            // The key first: a legacy encrypted key's headers would read as a bad certificate.
+            let key = pem_private_key(store, &data).map_err(|e| store_error(WHAT, store, e))?;
             let chain = pem_certs(WHAT, store, &data)?;
             if chain.is_empty() {
                 return Err(store_error(WHAT, store, "no PEM certificate found".into()));
             }
-            let key = PrivateKeyDer::from_pem_slice(&data)
-                .map_err(|e| store_error(WHAT, store, format!("no private key: {e}")))?;
             Ok((chain, key))
         }
         Format::Pkcs12 => {
@@ -185,6 +200,49 @@ fn client_identity(
             Ok((chain, key))
         }
     }
+}
+
+/// The private key of a PEM key store, decrypting an `ENCRYPTED PRIVATE KEY` with the key
+/// password.
+fn pem_private_key(store: &StoreFile<'_>, data: &[u8]) -> Result<PrivateKeyDer<'static>, String> {
+    const BEGIN: &str = "-----BEGIN ENCRYPTED PRIVATE KEY-----";
+    const END: &str = "-----END ENCRYPTED PRIVATE KEY-----";
+    let text = String::from_utf8_lossy(data);
+    if let Some(start) = text.find(BEGIN) {
+        let end = text[start..]
+            .find(END)
+            .map(|at| start + at + END.len())
+            .ok_or("the encrypted private key has no END line")?;
+        if store.key_password.is_empty() {
+            return Err(format!(
+                "the private key is encrypted: set {KEY_PASSWORD} to its password"
+            ));
+        }
+        // Via DER: der's PEM reader cannot decode this structure directly.
+        let unreadable =
+            |e: &dyn std::fmt::Display| format!("unreadable encrypted private key: {e}");
+        let (_, der) =
+            pkcs8::der::pem::decode_vec(text[start..end].as_bytes()).map_err(|e| unreadable(&e))?;
+        let encrypted =
+            EncryptedPrivateKeyInfoRef::try_from(&der[..]).map_err(|e| unreadable(&e))?;
+        let key = encrypted.decrypt(store.key_password).map_err(|_| {
+            format!(
+                "cannot decrypt the private key with {KEY_PASSWORD}: wrong password, or a \
+                 cipher other than PBES2 (PBKDF2 or scrypt with AES)"
+            )
+        })?;
+        return Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+            key.as_bytes().to_vec(),
+        )));
+    }
+    if text.contains("Proc-Type: 4,ENCRYPTED") {
+        return Err(
+            "the private key is encrypted in OpenSSL's legacy PEM format, which is not \
+             supported: convert it with openssl pkcs8 -topk8 -v2 aes-256-cbc"
+                .to_owned(),
+        );
+    }
+    PrivateKeyDer::from_pem_slice(data).map_err(|e| format!("no private key: {e}"))
 }
 
 /// Checks that the stores can be read and opened, as a task would at start.
@@ -312,7 +370,73 @@ mod tests {
             path,
             password,
             password_key: "mqtt.ssl.key.store.password",
+            key_password: "",
         }
+    }
+
+    /// `key_pem` encrypted as `openssl pkcs8 -topk8 -v2 aes-256-cbc` does (PBES2, PBKDF2 with
+    /// HMAC-SHA256, AES-256-CBC).
+    fn encrypted_key_pem(m: &Material, password: &str) -> String {
+        let params = pkcs8::pkcs5::pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(
+            2048,
+            b"0123456789abcdef",
+            [7u8; 16],
+        )
+        .unwrap();
+        let encrypted = pkcs8::PrivateKeyInfoRef::try_from(&m.key_der[..])
+            .unwrap()
+            .encrypt_with_params(params, password)
+            .unwrap();
+        encrypted
+            .to_pem("ENCRYPTED PRIVATE KEY", pkcs8::LineEnding::LF)
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn an_encrypted_pem_key_opens_with_the_key_password_only() {
+        let m = material("encrypted");
+        let pem = format!("{}{}", m.leaf_pem, encrypted_key_pem(&m, "k3y-pw"));
+        let path = write(&m, "client-encrypted.pem", pem.as_bytes());
+        let with = |key_password: &'static str| StoreFile {
+            key_password,
+            ..store(&path, "")
+        };
+
+        let (chain, key) = client_identity(&with("k3y-pw")).unwrap();
+        assert_eq!(chain[0].as_ref(), &m.leaf_der[..]);
+        assert_eq!(
+            key.secret_der(),
+            &m.key_der[..],
+            "decrypted to the original key"
+        );
+
+        let err = check_stores(None, Some(with(""))).unwrap_err().to_string();
+        assert!(
+            err.contains("encrypted") && err.contains("mqtt.ssl.key.password"),
+            "{err}"
+        );
+        let err = check_stores(None, Some(with("wrong")))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("cannot decrypt") && err.contains("client-encrypted.pem"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("wrong\""),
+            "the password stays out of messages: {err}"
+        );
+
+        let legacy = format!(
+            "{}-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\nAAAA\n-----END RSA PRIVATE KEY-----\n",
+            m.leaf_pem
+        );
+        let legacy = write(&m, "legacy.pem", legacy.as_bytes());
+        let err = check_stores(None, Some(store(&legacy, "")))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("openssl pkcs8 -topk8"), "{err}");
     }
 
     #[test]
