@@ -50,10 +50,11 @@ fn append(out: &mut String, value: &Value, schema: Option<&Schema>, embedded: bo
         }
         (Some(logical::TIMESTAMP), Value::Int64(ms)) => out.push_str(&values_temporal_string(*ms)),
         (_, Value::Boolean(b)) => out.push_str(if *b { "true" } else { "false" }),
-        (_, Value::Int8(v)) => out.push_str(&v.to_string()),
-        (_, Value::Int16(v)) => out.push_str(&v.to_string()),
-        (_, Value::Int32(v)) => out.push_str(&v.to_string()),
-        (_, Value::Int64(v)) => out.push_str(&v.to_string()),
+        // Written in place: a header converter formats an integer for every record.
+        (_, Value::Int8(v)) => push_display(out, v),
+        (_, Value::Int16(v)) => push_display(out, v),
+        (_, Value::Int32(v)) => push_display(out, v),
+        (_, Value::Int64(v)) => push_display(out, v),
         (_, Value::Float32(v)) => out.push_str(&float_to_string(*v)),
         (_, Value::Float64(v)) => out.push_str(&double_to_string(*v)),
         (_, Value::String(s)) if embedded => {
@@ -102,6 +103,12 @@ fn append(out: &mut String, value: &Value, schema: Option<&Schema>, embedded: bo
             out.push('}');
         }
     }
+}
+
+fn push_display(out: &mut String, value: &impl std::fmt::Display) {
+    use std::fmt::Write;
+    // Writing to a String cannot fail.
+    let _ = write!(out, "{value}");
 }
 
 fn append_bytes(out: &mut String, bytes: &[u8], embedded: bool) {
