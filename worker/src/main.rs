@@ -5,7 +5,8 @@ use sluice_worker::cli::{Cli, Command, init_logging};
 use sluice_worker::standalone;
 
 /// mimalloc rather than glibc's malloc: records are decoded, transformed and encoded with many
-/// small allocations, and malloc/free took about half of a sink task's CPU in profiles.
+/// small allocations, and malloc/free took about half of a sink task's CPU in profiles. The
+/// crate's `override` feature also serves C's `malloc` (librdkafka) from mimalloc.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
