@@ -810,44 +810,52 @@ fn new_ca(name: &str) -> rcgen::CertifiedIssuer<'static, rcgen::KeyPair> {
         .expect("CA")
 }
 
+/// Runs the openssl CLI (the tests make their PKCS#12 files and encrypted keys with it, as users
+/// do) and returns what it printed; panics with its error output if it fails.
+fn openssl(args: &[&str]) -> Vec<u8> {
+    let output = std::process::Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("run the openssl CLI");
+    assert!(
+        output.status.success(),
+        "openssl {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+fn utf8(path: &Path) -> &str {
+    path.to_str().expect("temporary paths are UTF-8")
+}
+
 /// Encrypts the private key in `key_pem` as `openssl pkcs8 -topk8 -v2 aes-256-cbc` does (an
 /// `ENCRYPTED PRIVATE KEY`, PBES2 with PBKDF2) and returns the PEM text.
 fn openssl_encrypted_key(key_pem: &Path, password: &str) -> String {
-    let output = std::process::Command::new("openssl")
-        .args(["pkcs8", "-topk8", "-v2", "aes-256-cbc", "-in"])
-        .arg(key_pem)
-        .args(["-passout", &format!("pass:{password}")])
-        .output()
-        .expect("run openssl (the openssl CLI encrypts the PEM key)");
-    assert!(
-        output.status.success(),
-        "openssl pkcs8 failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("PEM text")
+    let passout = format!("pass:{password}");
+    let pem = openssl(&[
+        "pkcs8",
+        "-topk8",
+        "-v2",
+        "aes-256-cbc",
+        "-passout",
+        &passout,
+        "-in",
+        utf8(key_pem),
+    ]);
+    String::from_utf8(pem).expect("PEM text")
 }
 
 /// Writes `pem` (certificates, and a key unless `nokeys`) as a PKCS#12 file with the openssl
 /// CLI (OpenSSL 3's defaults: AES-256-CBC with PBKDF2, HMAC-SHA256 MAC).
 fn openssl_pkcs12(pem: &Path, out: &Path, password: &str, nokeys: bool) {
-    let mut command = std::process::Command::new("openssl");
-    command
-        .args(["pkcs12", "-export", "-in"])
-        .arg(pem)
-        .arg("-out")
-        .arg(out);
-    command.args(["-passout", &format!("pass:{password}")]);
+    let passout = format!("pass:{password}");
+    let mut args = vec!["pkcs12", "-export", "-passout", &passout];
     if nokeys {
-        command.arg("-nokeys");
+        args.push("-nokeys");
     }
-    let output = command
-        .output()
-        .expect("run openssl (the openssl CLI converts the PEM material to PKCS#12)");
-    assert!(
-        output.status.success(),
-        "openssl pkcs12 failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    args.extend(["-in", utf8(pem), "-out", utf8(out)]);
+    openssl(&args);
 }
 
 /// TLS end to end with certificates generated here: Mosquitto's TLS listener requires a client
@@ -930,40 +938,41 @@ async fn tls_with_generated_certificates_and_an_untrusted_ca() {
         .await;
         assert_eq!(status, 201, "{body}");
     }
-    // A wrong PKCS#12 password is refused up front, naming the file and the password key.
-    let mut wrong = p12_config.clone();
-    wrong["mqtt.ssl.key.store.password"] = json!("not-the-password");
-    let (status, body) = rest::post_json(
-        &worker.url("/connectors"),
-        &json!({"name": "tls-wrong-password", "config": wrong}),
-    )
-    .await;
-    assert_eq!(status, 400, "{body}");
-    let message = body["message"].as_str().unwrap_or_default();
-    assert!(
-        message.contains(&key_p12.display().to_string())
-            && message.contains("wrong password")
-            && message.contains("mqtt.ssl.key.store.password"),
-        "{body}"
-    );
-    assert!(!message.contains("not-the-password"), "{body}");
-    // So is a wrong password for an encrypted PEM key.
-    let mut wrong = encrypted_config.clone();
-    wrong["mqtt.ssl.key.password"] = json!("not-the-key-password");
-    let (status, body) = rest::post_json(
-        &worker.url("/connectors"),
-        &json!({"name": "tls-wrong-key-password", "config": wrong}),
-    )
-    .await;
-    assert_eq!(status, 400, "{body}");
-    let message = body["message"].as_str().unwrap_or_default();
-    assert!(
-        message.contains(&encrypted_store.display().to_string())
-            && message.contains("cannot decrypt")
-            && message.contains("mqtt.ssl.key.password"),
-        "{body}"
-    );
-    assert!(!message.contains("not-the-key-password"), "{body}");
+    // A wrong PKCS#12 or PEM key password is refused up front, naming the file and the setting
+    // but never the password.
+    for (name, base, setting, file, reason) in [
+        (
+            "tls-wrong-password",
+            &p12_config,
+            "mqtt.ssl.key.store.password",
+            &key_p12,
+            "wrong password",
+        ),
+        (
+            "tls-wrong-key-password",
+            &encrypted_config,
+            "mqtt.ssl.key.password",
+            &encrypted_store,
+            "cannot decrypt",
+        ),
+    ] {
+        let mut wrong = base.clone();
+        wrong[setting] = json!("not-the-password");
+        let (status, body) = rest::post_json(
+            &worker.url("/connectors"),
+            &json!({"name": name, "config": wrong}),
+        )
+        .await;
+        assert_eq!(status, 400, "{body}");
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(&file.display().to_string())
+                && message.contains(reason)
+                && message.contains(setting),
+            "{body}"
+        );
+        assert!(!message.contains("not-the-password"), "{body}");
+    }
     for name in ["tls-good", "tls-p12", "tls-encrypted-key"] {
         wait_until_described(&format!("{name} task running"), WAIT, POLL, || async {
             connector_status(&worker, name).await["tasks"][0]["state"] == "RUNNING"
