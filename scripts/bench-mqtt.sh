@@ -101,7 +101,9 @@ echo "payload_bytes: $size"
 raw_kafka=$("$bench" raw-kafka "$KAFKA_BOOTSTRAP" bench_raw_kafka "$count" "$size" | awk '{print $2}')
 echo "raw_kafka_records_per_second: $raw_kafka"
 for qos in 0 1; do
+    raw_mosquitto_before=$(cpu_ticks "$mosquitto_pid")
     raw_mqtt=$("$bench" raw-mqtt "$mqtt_port" "$qos" "$count" "$size" | awk '{print $2}')
+    raw_mosquitto_after=$(cpu_ticks "$mosquitto_pid")
     # A short warm-up creates the Kafka topic and the producer's connections.
     "$bench" sluice "$mqtt_port" "$qos" 1000 "$size" "$KAFKA_BOOTSTRAP" "bench_mqtt_q$qos" "http://127.0.0.1:$rest_port/metrics" "bench-q$qos" >/dev/null
     if [[ ${BENCH_PERF:-0} == 1 ]]; then
@@ -129,5 +131,7 @@ for qos in 0 1; do
     echo "qos${qos}_sluice_cpu_us_per_record: $(us_per_record "$ticks_before" "$ticks_after")"
     echo "qos${qos}_tansu_cpu_us_per_record: $(us_per_record "$tansu_before" "$tansu_after")"
     echo "qos${qos}_mosquitto_cpu_us_per_record: $(us_per_record "$mosquitto_before" "$mosquitto_after")"
+    # Mosquitto's cost per message when the raw subscriber reads: what the limit's run paid.
+    echo "qos${qos}_mosquitto_cpu_us_per_record_raw_run: $(us_per_record "$raw_mosquitto_before" "$raw_mosquitto_after")"
 done
 echo "sluice_peak_rss_mib: $(awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$pid/status")"
