@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::BaseConsumer;
-use rdkafka::error::KafkaError;
 use rdkafka::message::Message as _;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use sluice_tests::cli_arg as arg;
 use sluice_tests::kafka;
 
 const TIMEOUT: Duration = Duration::from_secs(600);
@@ -75,21 +75,8 @@ async fn publish(port: u16, frames: Vec<Vec<u8>>) {
     let _ = tokio::time::timeout(Duration::from_millis(200), eventloop.poll()).await;
 }
 
-/// A consumer of every partition of `topic` (once it exists), having read everything it holds
-/// now (`skip`), or none of it.
-fn counting_consumer(bootstrap: &str, topic: &str, skip: bool) -> BaseConsumer {
-    let deadline = Instant::now() + TIMEOUT;
-    let (consumer, partitions) = kafka::assigned_consumer(bootstrap, topic, deadline, true);
-    if skip {
-        kafka::skip_existing(&consumer, topic, &partitions);
-    }
-    consumer
-}
-
-fn arg<T: std::str::FromStr>(args: &[String], index: usize, name: &str) -> T {
-    args.get(index)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("argument {index} ({name}) missing or invalid: {args:?}"))
+fn counting_consumer(bootstrap: &str, topic: &str, skip_existing: bool) -> BaseConsumer {
+    kafka::counting_consumer(bootstrap, topic, Instant::now() + TIMEOUT, skip_existing)
 }
 
 #[tokio::main]
@@ -113,10 +100,12 @@ async fn main() {
     let (consumer, publisher, start) = if warmup {
         let start = Instant::now();
         publish(port, frames).await;
-        let consumer =
-            tokio::task::spawn_blocking(move || counting_consumer(&bootstrap, &topic, false))
-                .await
-                .expect("consumer");
+        let consumer = tokio::task::spawn_blocking({
+            let topic = topic.clone();
+            move || counting_consumer(&bootstrap, &topic, false)
+        })
+        .await
+        .expect("consumer");
         (consumer, tokio::spawn(async {}), start)
     } else {
         let consumer = counting_consumer(&bootstrap, &topic, true);
@@ -124,29 +113,24 @@ async fn main() {
         (consumer, tokio::spawn(publish(port, frames)), start)
     };
     let right = tokio::task::spawn_blocking(move || {
-        let (mut seen, mut right) = (0, 0);
-        while seen < count {
-            assert!(
-                start.elapsed() < TIMEOUT,
-                "only {seen} of {count} records reached the topic"
-            );
-            match consumer.poll(Duration::from_millis(100)) {
-                Some(Ok(message)) => {
-                    let label = message
-                        .payload()
-                        .and_then(|p| serde_json::from_slice::<serde_json::Value>(p).ok())
-                        .and_then(|v| v["image"].as_str().map(str::to_lowercase))
-                        .unwrap_or_default();
-                    // Records arrive in publish order (one MQTT topic, one partition).
-                    if label.starts_with(brands[seen].as_str()) {
-                        right += 1;
-                    }
-                    seen += 1;
+        let mut right = 0;
+        kafka::read_records(
+            &consumer,
+            &topic,
+            count,
+            start + TIMEOUT,
+            |seen, message| {
+                let label = message
+                    .payload()
+                    .and_then(|p| serde_json::from_slice::<serde_json::Value>(p).ok())
+                    .and_then(|v| v["image"].as_str().map(str::to_lowercase))
+                    .unwrap_or_default();
+                // Records arrive in publish order (one MQTT topic, one partition).
+                if label.starts_with(brands[seen].as_str()) {
+                    right += 1;
                 }
-                Some(Err(KafkaError::PartitionEOF(_))) | None => {}
-                Some(Err(e)) => panic!("reading: {e}"),
-            }
-        }
+            },
+        );
         right
     });
     let right = right.await.expect("counting consumer");

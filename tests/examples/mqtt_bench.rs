@@ -15,10 +15,9 @@
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
-use rdkafka::consumer::BaseConsumer;
-use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
+use sluice_tests::cli_arg as arg;
 use sluice_tests::kafka;
 
 const TIMEOUT: Duration = Duration::from_secs(300);
@@ -124,15 +123,6 @@ fn raw_kafka(bootstrap: &str, topic: &str, count: usize, size: usize) -> f64 {
     count as f64 / start.elapsed().as_secs_f64()
 }
 
-/// A consumer of every partition of `topic`, having read everything it holds now: what it reads
-/// next is new. (High watermarks are not used: Tansu's lag behind the records of a batch.)
-fn counting_consumer(bootstrap: &str, topic: &str) -> BaseConsumer {
-    let deadline = Instant::now() + TIMEOUT;
-    let (consumer, partitions) = kafka::assigned_consumer(bootstrap, topic, deadline, true);
-    kafka::skip_existing(&consumer, topic, &partitions);
-    consumer
-}
-
 /// The connector's records written to Kafka so far, from the worker's Prometheus metrics.
 async fn records_written(http: &reqwest::Client, metrics_url: &str, connector: &str) -> u64 {
     let text = http
@@ -166,7 +156,7 @@ async fn through_sluice(
     metrics_url: &str,
     connector: &str,
 ) -> f64 {
-    let consumer = counting_consumer(bootstrap, topic);
+    let consumer = kafka::counting_consumer(bootstrap, topic, Instant::now() + TIMEOUT, true);
     let http = reqwest::Client::new();
     let target = records_written(&http, metrics_url, connector).await + count as u64;
     let start = Instant::now();
@@ -191,31 +181,20 @@ async fn through_sluice(
     }
     let elapsed = start.elapsed();
     publisher.await.expect("publisher");
-    // Off the clock: the records are really in the topic.
+    // Off the clock: the records the worker reported written are really in the topic.
+    let topic = topic.to_owned();
     tokio::task::spawn_blocking(move || {
-        let mut seen = 0;
-        let deadline = Instant::now() + TIMEOUT;
-        while seen < count {
-            assert!(
-                Instant::now() < deadline,
-                "the worker reported {count} records written but the topic has {seen} new ones"
-            );
-            match consumer.poll(Duration::from_millis(100)) {
-                Some(Ok(_)) => seen += 1,
-                Some(Err(KafkaError::PartitionEOF(_))) | None => {}
-                Some(Err(e)) => panic!("reading: {e}"),
-            }
-        }
+        kafka::read_records(
+            &consumer,
+            &topic,
+            count,
+            Instant::now() + TIMEOUT,
+            |_, _| {},
+        );
     })
     .await
     .expect("counting consumer");
     count as f64 / elapsed.as_secs_f64()
-}
-
-fn arg<T: std::str::FromStr>(args: &[String], index: usize, name: &str) -> T {
-    args.get(index)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("argument {index} ({name}) missing or invalid: {args:?}"))
 }
 
 #[tokio::main]

@@ -627,6 +627,50 @@ fn to_record<M: Message>(message: &M) -> ConsumedRecord {
     }
 }
 
+/// A consumer of every partition of `topic` (waiting until `deadline` for it to exist) that
+/// reports partition ends; with `skip_existing_records`, positioned after what the topic holds
+/// now, so what it reads next is new. For benchmarks that count records as they arrive.
+pub fn counting_consumer(
+    bootstrap: &str,
+    topic: &str,
+    deadline: Instant,
+    skip_existing_records: bool,
+) -> BaseConsumer {
+    let (consumer, partitions) = assigned_consumer(bootstrap, topic, deadline, true);
+    if skip_existing_records {
+        skip_existing(&consumer, topic, &partitions);
+    }
+    consumer
+}
+
+/// Reads `count` records with `consumer` (blocking), handing each to `on_record` with its index;
+/// panics at `deadline` saying how many of `topic`'s records came.
+pub fn read_records<F>(
+    consumer: &BaseConsumer,
+    topic: &str,
+    count: usize,
+    deadline: Instant,
+    mut on_record: F,
+) where
+    F: FnMut(usize, &rdkafka::message::BorrowedMessage<'_>),
+{
+    let mut seen = 0;
+    while seen < count {
+        assert!(
+            Instant::now() < deadline,
+            "only {seen} of {count} records reached topic {topic} in time"
+        );
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(message)) => {
+                on_record(seen, &message);
+                seen += 1;
+            }
+            Some(Err(KafkaError::PartitionEOF(_))) | None => {}
+            Some(Err(e)) => panic!("reading {topic}: {e}"),
+        }
+    }
+}
+
 /// Reads what `partitions` of `topic` hold now and drops it, so that what `consumer` (from
 /// [`assigned_consumer`] with end-of-partition events) reads next is new. High watermarks are not
 /// used: Tansu's lag behind the records of a batch.

@@ -28,6 +28,14 @@
 
 pub mod es;
 
+/// Argument `index` of a bench example's command line, parsed; panics naming it (`name`) when it
+/// is missing or does not parse.
+pub fn cli_arg<T: std::str::FromStr>(args: &[String], index: usize, name: &str) -> T {
+    args.get(index)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("argument {index} ({name}) missing or invalid: {args:?}"))
+}
+
 /// A `reqwest` client builder for tests. The workspace builds reqwest with rustls but without a
 /// built-in crypto provider (the ring provider is used everywhere: no cmake), so a process must
 /// install one before building a client; this does it once.
