@@ -150,18 +150,13 @@ impl ErrorHandler {
         Fut: std::future::Future<Output = Result<T, ConnectError>>,
     {
         let started = Instant::now();
-        let mut err = match op().await {
-            Ok(v) => return Ok(Outcome::Done(v)),
-            Err(e) => e,
-        };
-        // Set up only once something failed: this runs for every record and stage.
-        let mut delays = ExponentialBuilder::default()
-            .with_min_delay(Duration::from_millis(300))
-            .with_max_delay(self.settings.retry_delay_max)
-            .with_jitter()
-            .without_max_times()
-            .build();
+        // Built at the first failure only: this runs for every record and stage.
+        let mut delays: Option<backon::ExponentialBackoff> = None;
         loop {
+            let err = match op().await {
+                Ok(v) => return Ok(Outcome::Done(v)),
+                Err(e) => e,
+            };
             self.metrics.total_record_failures.inc();
             self.metrics.last_error_timestamp.set(now_ms());
             if err.is_retriable() {
@@ -169,16 +164,21 @@ impl ErrorHandler {
                     None => Some(Duration::MAX),
                     Some(limit) => limit.checked_sub(started.elapsed()),
                 };
-                if let (Some(remaining), Some(delay)) =
-                    (remaining.filter(|r| !r.is_zero()), delays.next())
+                let delay = delays
+                    .get_or_insert_with(|| {
+                        ExponentialBuilder::default()
+                            .with_min_delay(Duration::from_millis(300))
+                            .with_max_delay(self.settings.retry_delay_max)
+                            .with_jitter()
+                            .without_max_times()
+                            .build()
+                    })
+                    .next();
+                if let (Some(remaining), Some(delay)) = (remaining.filter(|r| !r.is_zero()), delay)
                 {
                     self.metrics.total_retries.inc();
                     tracing::debug!(task = %self.task, stage = stage.name(), error = %err, "retrying");
                     tokio::time::sleep(delay.min(remaining)).await;
-                    err = match op().await {
-                        Ok(v) => return Ok(Outcome::Done(v)),
-                        Err(e) => e,
-                    };
                     continue;
                 }
             }
