@@ -98,11 +98,14 @@ sleep 2 # subscriptions follow the connection
 echo "profile: $profile"
 echo "messages_per_run: $count"
 echo "payload_bytes: $size"
-raw_kafka=$("$bench" raw-kafka "$KAFKA_BOOTSTRAP" bench_raw_kafka "$count" "$size" | awk '{print $2}')
+# The value of `key: value` in mqtt_bench's output.
+field() { awk -v key="$1:" '$1 == key {print $2}'; }
+raw_kafka=$("$bench" raw-kafka "$KAFKA_BOOTSTRAP" bench_raw_kafka "$count" "$size" | field raw-kafka_records_per_second)
 echo "raw_kafka_records_per_second: $raw_kafka"
 for qos in 0 1; do
     raw_mosquitto_before=$(cpu_ticks "$mosquitto_pid")
-    raw_mqtt=$("$bench" raw-mqtt "$mqtt_port" "$qos" "$count" "$size" | awk '{print $2}')
+    raw_out=$("$bench" raw-mqtt "$mqtt_port" "$qos" "$count" "$size")
+    raw_mqtt=$(field raw-mqtt_records_per_second <<<"$raw_out")
     raw_mosquitto_after=$(cpu_ticks "$mosquitto_pid")
     # A short warm-up creates the Kafka topic and the producer's connections.
     "$bench" sluice "$mqtt_port" "$qos" 1000 "$size" "$KAFKA_BOOTSTRAP" "bench_mqtt_q$qos" "http://127.0.0.1:$rest_port/metrics" "bench-q$qos" >/dev/null
@@ -114,7 +117,8 @@ for qos in 0 1; do
     ticks_before=$(cpu_ticks "$pid")
     tansu_before=$(cpu_ticks "$tansu_pid")
     mosquitto_before=$(cpu_ticks "$mosquitto_pid")
-    sluice=$("$bench" sluice "$mqtt_port" "$qos" "$count" "$size" "$KAFKA_BOOTSTRAP" "bench_mqtt_q$qos" "http://127.0.0.1:$rest_port/metrics" "bench-q$qos" | awk '{print $2}')
+    sluice_out=$("$bench" sluice "$mqtt_port" "$qos" "$count" "$size" "$KAFKA_BOOTSTRAP" "bench_mqtt_q$qos" "http://127.0.0.1:$rest_port/metrics" "bench-q$qos")
+    sluice=$(field sluice_records_per_second <<<"$sluice_out")
     ticks_after=$(cpu_ticks "$pid")
     tansu_after=$(cpu_ticks "$tansu_pid")
     mosquitto_after=$(cpu_ticks "$mosquitto_pid")
@@ -133,5 +137,9 @@ for qos in 0 1; do
     echo "qos${qos}_mosquitto_cpu_us_per_record: $(us_per_record "$mosquitto_before" "$mosquitto_after")"
     # Mosquitto's cost per message when the raw subscriber reads: what the limit's run paid.
     echo "qos${qos}_mosquitto_cpu_us_per_record_raw_run: $(us_per_record "$raw_mosquitto_before" "$raw_mosquitto_after")"
+    # How many of the machine's cores were busy (every process) while each run's clock ran.
+    echo "qos${qos}_cores_busy_raw_mqtt_run: $(field cores_busy <<<"$raw_out") of $(nproc)"
+    echo "qos${qos}_cores_busy_sluice_run: $(field cores_busy <<<"$sluice_out") of $(nproc)"
+    echo "qos${qos}_sluice_mean_poll_batch: $(field mean_poll_batch <<<"$sluice_out")"
 done
 echo "sluice_peak_rss_mib: $(awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$pid/status")"

@@ -11,6 +11,11 @@
 //!   worker's `source_record_write` counter, polled every 10 ms: the criterion of the raw
 //!   producer's rate, and no consumer competing for the CPU while the clock runs). Afterwards, off
 //!   the clock, a consumer checks that TOPIC holds the COUNT new records.
+//!
+//! `sluice` also prints `mean_poll_batch`, the records per `poll` of the task during the run;
+//! `raw-mqtt` and `sluice` print `cores_busy`: how many cores the whole machine kept busy
+//! (every process, from `/proc/stat`) while the clock ran, which tells a CPU-bound run (all
+//! cores busy) from one that waits on hand-offs between processes.
 
 use std::time::{Duration, Instant};
 
@@ -21,6 +26,37 @@ use sluice_tests::cli_arg as arg;
 use sluice_tests::kafka;
 
 const TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The machine's busy and total CPU time so far, in clock ticks summed over all cores (the
+/// `cpu` line of `/proc/stat`: user nice system idle iowait irq softirq steal ...).
+fn machine_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").expect("read /proc/stat");
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()
+        .and_then(|line| line.strip_prefix("cpu "))
+        .expect("the cpu line of /proc/stat")
+        .split_whitespace()
+        .take(8)
+        .map(|f| f.parse().expect("a tick count"))
+        .collect();
+    let idle = fields[3] + fields[4];
+    let total: u64 = fields.iter().sum();
+    (total - idle, total)
+}
+
+/// Cores kept busy between two [`machine_ticks`] readings.
+fn cores_busy(before: (u64, u64), after: (u64, u64)) -> f64 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let total = (after.1 - before.1).max(1) as f64;
+    (after.0 - before.0) as f64 / total * cores
+}
+
+/// A run's rate and the cores the machine kept busy meanwhile.
+struct Measured {
+    records_per_second: f64,
+    cores_busy: f64,
+}
 
 fn qos_of(level: u8) -> QoS {
     match level {
@@ -68,7 +104,7 @@ async fn publish(port: u16, topic: String, qos: QoS, count: usize, size: usize) 
     let _ = tokio::time::timeout(Duration::from_millis(200), eventloop.poll()).await;
 }
 
-async fn raw_mqtt(port: u16, qos: QoS, count: usize, size: usize) -> f64 {
+async fn raw_mqtt(port: u16, qos: QoS, count: usize, size: usize) -> Measured {
     let topic = "bench/raw";
     let (client, mut eventloop) = AsyncClient::new(mqtt_options("sub", port), 10_000);
     client.subscribe(topic, qos).await.expect("subscribe");
@@ -78,6 +114,7 @@ async fn raw_mqtt(port: u16, qos: QoS, count: usize, size: usize) -> f64 {
         }
     }
     let start = Instant::now();
+    let machine_before = machine_ticks();
     let publisher = tokio::spawn(publish(port, topic.to_owned(), qos, count, size));
     let mut received = 0;
     while received < count {
@@ -90,8 +127,12 @@ async fn raw_mqtt(port: u16, qos: QoS, count: usize, size: usize) -> f64 {
         }
     }
     let elapsed = start.elapsed();
+    let machine_after = machine_ticks();
     publisher.await.expect("publisher");
-    count as f64 / elapsed.as_secs_f64()
+    Measured {
+        records_per_second: count as f64 / elapsed.as_secs_f64(),
+        cores_busy: cores_busy(machine_before, machine_after),
+    }
 }
 
 fn raw_kafka(bootstrap: &str, topic: &str, count: usize, size: usize) -> f64 {
@@ -123,27 +164,42 @@ fn raw_kafka(bootstrap: &str, topic: &str, count: usize, size: usize) -> f64 {
     count as f64 / start.elapsed().as_secs_f64()
 }
 
-/// The connector's records written to Kafka so far, from the worker's Prometheus metrics.
-async fn records_written(http: &reqwest::Client, metrics_url: &str, connector: &str) -> u64 {
-    let text = http
-        .get(metrics_url)
+/// The worker's Prometheus metrics, as text.
+async fn metrics_text(http: &reqwest::Client, metrics_url: &str) -> String {
+    http.get(metrics_url)
         .send()
         .await
         .and_then(|r| r.error_for_status())
         .expect("worker metrics")
         .text()
         .await
-        .expect("metrics text");
+        .expect("metrics text")
+}
+
+/// The sum over the connector's tasks of the sample `name` (`..._total`, `..._sum`, `..._count`).
+fn connector_sample(metrics: &str, name: &str, connector: &str) -> f64 {
     let label = format!("connector=\"{connector}\"");
-    text.lines()
+    metrics
+        .lines()
         .filter(|line| {
-            line.starts_with("kafka_connect_source_task_metrics_source_record_write_total{")
+            line.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{'))
                 && line.contains(&label)
         })
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .map(|value| value as u64)
         .sum()
 }
+
+/// The connector's records written to Kafka so far (acknowledged by the broker).
+async fn records_written(http: &reqwest::Client, metrics_url: &str, connector: &str) -> u64 {
+    let metrics = metrics_text(http, metrics_url).await;
+    connector_sample(&metrics, WRITTEN, connector) as u64
+}
+
+const WRITTEN: &str = "kafka_connect_source_task_metrics_source_record_write_total";
+/// The histogram of records per `poll` batch: its sum and count give the mean batch.
+const BATCH_SUM: &str = "kafka_connect_connector_task_metrics_batch_size_sum";
+const BATCH_COUNT: &str = "kafka_connect_connector_task_metrics_batch_size_count";
 
 #[allow(clippy::too_many_arguments)] // the command line's arguments, in order
 async fn through_sluice(
@@ -155,11 +211,13 @@ async fn through_sluice(
     topic: &str,
     metrics_url: &str,
     connector: &str,
-) -> f64 {
+) -> Measured {
     let consumer = kafka::counting_consumer(bootstrap, topic, Instant::now() + TIMEOUT, true);
     let http = reqwest::Client::new();
-    let target = records_written(&http, metrics_url, connector).await + count as u64;
+    let before = metrics_text(&http, metrics_url).await;
+    let target = connector_sample(&before, WRITTEN, connector) as u64 + count as u64;
     let start = Instant::now();
+    let machine_before = machine_ticks();
     let publisher = tokio::spawn(publish(
         port,
         format!("bench/q{}", qos as u8),
@@ -180,7 +238,16 @@ async fn through_sluice(
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let elapsed = start.elapsed();
+    let machine_after = machine_ticks();
     publisher.await.expect("publisher");
+    let after = metrics_text(&http, metrics_url).await;
+    let batch = |name| {
+        connector_sample(&after, name, connector) - connector_sample(&before, name, connector)
+    };
+    println!(
+        "mean_poll_batch: {:.1}",
+        batch(BATCH_SUM) / batch(BATCH_COUNT).max(1.0)
+    );
     // Off the clock: the records the worker reported written are really in the topic.
     let topic = topic.to_owned();
     tokio::task::spawn_blocking(move || {
@@ -194,14 +261,17 @@ async fn through_sluice(
     })
     .await
     .expect("counting consumer");
-    count as f64 / elapsed.as_secs_f64()
+    Measured {
+        records_per_second: count as f64 / elapsed.as_secs_f64(),
+        cores_busy: cores_busy(machine_before, machine_after),
+    }
 }
 
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
     let mode = args.get(1).map(String::as_str).unwrap_or_default();
-    let rate = match mode {
+    let measured = match mode {
         "raw-mqtt" => {
             raw_mqtt(
                 arg(&args, 2, "port"),
@@ -215,9 +285,12 @@ async fn main() {
             let bootstrap: String = arg(&args, 2, "bootstrap");
             let topic: String = arg(&args, 3, "topic");
             let (count, size) = (arg(&args, 4, "count"), arg(&args, 5, "size"));
-            tokio::task::spawn_blocking(move || raw_kafka(&bootstrap, &topic, count, size))
-                .await
-                .expect("raw kafka")
+            let rate =
+                tokio::task::spawn_blocking(move || raw_kafka(&bootstrap, &topic, count, size))
+                    .await
+                    .expect("raw kafka");
+            println!("{mode}_records_per_second: {rate:.0}");
+            return;
         }
         "sluice" => {
             let bootstrap: String = arg(&args, 6, "bootstrap");
@@ -238,5 +311,9 @@ async fn main() {
         }
         _ => panic!("usage: mqtt_bench raw-mqtt|raw-kafka|sluice ... (see the source)"),
     };
-    println!("{mode}_records_per_second: {rate:.0}");
+    println!(
+        "{mode}_records_per_second: {:.0}",
+        measured.records_per_second
+    );
+    println!("cores_busy: {:.2}", measured.cores_busy);
 }
