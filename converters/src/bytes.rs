@@ -1,5 +1,7 @@
 //! `org.apache.kafka.connect.converters.ByteArrayConverter`: bytes passed through untouched.
 
+use std::borrow::Cow;
+
 use sluice_api::{
     ConfigDef, ConnectError, Converter, HeaderConverter, Props, Result, Schema, SchemaAndValue,
     SchemaType, Value,
@@ -16,7 +18,7 @@ impl ByteArrayConverter {
         Self
     }
 
-    fn serialize(schema: Option<&Schema>, value: &Value) -> Result<Option<Vec<u8>>> {
+    fn serialize<'a>(schema: Option<&Schema>, value: &'a Value) -> Result<Option<&'a [u8]>> {
         if let Some(schema) = schema
             && schema.schema_type != SchemaType::Bytes
         {
@@ -27,7 +29,7 @@ impl ByteArrayConverter {
         }
         match value {
             Value::Null => Ok(None),
-            Value::Bytes(bytes) => Ok(Some(bytes.clone())),
+            Value::Bytes(bytes) => Ok(Some(bytes)),
             other => Err(ConnectError::data(format!(
                 "ByteArrayConverter is not compatible with objects of type {}",
                 other.kind_name()
@@ -58,7 +60,16 @@ impl Converter for ByteArrayConverter {
         schema: Option<&Schema>,
         value: &Value,
     ) -> Result<Option<Vec<u8>>> {
-        Self::serialize(schema, value)
+        Ok(Self::serialize(schema, value)?.map(<[u8]>::to_vec))
+    }
+
+    fn from_connect_data_borrowed<'a>(
+        &self,
+        _topic: &str,
+        schema: Option<&Schema>,
+        value: &'a Value,
+    ) -> Result<Option<Cow<'a, [u8]>>> {
+        Ok(Self::serialize(schema, value)?.map(Cow::Borrowed))
     }
 
     fn to_connect_data(&self, _topic: &str, bytes: Option<&[u8]>) -> Result<SchemaAndValue> {
@@ -82,7 +93,17 @@ impl HeaderConverter for ByteArrayConverter {
         schema: Option<&Schema>,
         value: &Value,
     ) -> Result<Option<Vec<u8>>> {
-        Self::serialize(schema, value)
+        Ok(Self::serialize(schema, value)?.map(<[u8]>::to_vec))
+    }
+
+    fn from_connect_header_borrowed<'a>(
+        &self,
+        _topic: &str,
+        _header_key: &str,
+        schema: Option<&Schema>,
+        value: &'a Value,
+    ) -> Result<Option<Cow<'a, [u8]>>> {
+        Ok(Self::serialize(schema, value)?.map(Cow::Borrowed))
     }
 
     fn to_connect_header(

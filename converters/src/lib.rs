@@ -129,6 +129,70 @@ mod tests {
     use super::*;
     use sluice_api::{PluginType, Props, Schema, Value};
 
+    /// The borrowing forms give the bytes of the owned ones, and borrow where they claim to.
+    #[test]
+    fn borrowed_conversions_match_the_owned_ones_and_skip_the_copy() {
+        use sluice_api::{Converter, HeaderConverter};
+        use std::borrow::Cow;
+        let values = [
+            (Some(Schema::string()), Value::String("sock/left".into())),
+            (
+                Some(Schema::bytes()),
+                Value::Bytes(b"\x00\xffpayload".to_vec()),
+            ),
+            (None, Value::Bytes(b"raw".to_vec())),
+            (None, Value::Null),
+        ];
+        let converters: [Box<dyn Converter>; 2] = [
+            Box::new(StringConverter::new()),
+            Box::new(ByteArrayConverter::new()),
+        ];
+        for converter in &converters {
+            for (schema, value) in &values {
+                let owned = converter.from_connect_data("t", schema.as_deref(), value);
+                let borrowed = converter.from_connect_data_borrowed("t", schema.as_deref(), value);
+                match (owned, borrowed) {
+                    (Ok(owned), Ok(borrowed)) => {
+                        assert!(
+                            matches!(borrowed, None | Some(Cow::Borrowed(_))),
+                            "{value:?}"
+                        );
+                        assert_eq!(owned, borrowed.map(Cow::into_owned), "{value:?}");
+                    }
+                    (Err(_), Err(_)) => {} // the ByteArrayConverter refuses strings either way
+                    (owned, borrowed) => panic!("{value:?}: {owned:?} but {borrowed:?}"),
+                }
+            }
+        }
+        let headers = [
+            (Some(Schema::boolean()), Value::Boolean(true), true),
+            (Some(Schema::boolean()), Value::Boolean(false), true),
+            (
+                Some(Schema::string()),
+                Value::String("image/jpeg".into()),
+                true,
+            ),
+            (Some(Schema::int32()), Value::Int32(42), false),
+            (None, Value::Float64(0.5), false),
+            (None, Value::Null, true),
+        ];
+        let simple = SimpleHeaderConverter::new();
+        for (schema, value, borrows) in &headers {
+            let owned = simple
+                .from_connect_header("t", "h", schema.as_deref(), value)
+                .unwrap();
+            let borrowed = simple
+                .from_connect_header_borrowed("t", "h", schema.as_deref(), value)
+                .unwrap();
+            assert_eq!(
+                matches!(borrowed, None | Some(Cow::Borrowed(_))),
+                *borrows,
+                "{value:?}"
+            );
+            assert_eq!(owned, borrowed.map(Cow::into_owned), "{value:?}");
+        }
+    }
+
     fn find(plugin_type: PluginType, name: &str) -> PluginDesc {
         plugins()
             .into_iter()

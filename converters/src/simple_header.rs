@@ -1,5 +1,7 @@
 //! `org.apache.kafka.connect.storage.SimpleHeaderConverter`, the default header converter.
 
+use std::borrow::Cow;
+
 use sluice_api::{ConfigDef, HeaderConverter, Props, Result, Schema, SchemaAndValue, Value};
 
 use crate::values::{convert_to_string, parse_string};
@@ -41,6 +43,25 @@ impl HeaderConverter for SimpleHeaderConverter {
             return Ok(None);
         }
         Ok(Some(convert_to_string(schema, value).into_bytes()))
+    }
+
+    fn from_connect_header_borrowed<'a>(
+        &self,
+        topic: &str,
+        header_key: &str,
+        schema: Option<&Schema>,
+        value: &'a Value,
+    ) -> Result<Option<Cow<'a, [u8]>>> {
+        // Text and booleans are written as they are, whatever the schema (as `convert_to_string`
+        // does): no allocation for them.
+        Ok(match value {
+            Value::String(s) => Some(Cow::Borrowed(s.as_bytes())),
+            Value::Boolean(true) => Some(Cow::Borrowed(b"true")),
+            Value::Boolean(false) => Some(Cow::Borrowed(b"false")),
+            _ => self
+                .from_connect_header(topic, header_key, schema, value)?
+                .map(Cow::Owned),
+        })
     }
 
     fn to_connect_header(

@@ -1,5 +1,7 @@
 //! `org.apache.kafka.connect.storage.StringConverter`: values as UTF-8 text.
 
+use std::borrow::Cow;
+
 use sluice_api::data::logical;
 use sluice_api::{
     ConfigDef, ConfigKey, ConfigType, ConnectError, Converter, DefaultValue, HeaderConverter,
@@ -51,13 +53,13 @@ impl StringConverter {
         }
     }
 
-    fn serialize(schema: Option<&Schema>, value: &Value) -> Option<Vec<u8>> {
+    fn serialize<'a>(schema: Option<&Schema>, value: &'a Value) -> Option<Cow<'a, [u8]>> {
         match value {
             Value::Null => None,
-            Value::String(s) => Some(s.as_bytes().to_vec()),
+            Value::String(s) => Some(Cow::Borrowed(s.as_bytes())),
             // Java would print a useless `[B@1b6d3586`; passing bytes through keeps the data.
-            Value::Bytes(bytes) if !is_decimal(schema) => Some(bytes.clone()),
-            other => Some(java_to_string(other, schema).into_bytes()),
+            Value::Bytes(bytes) if !is_decimal(schema) => Some(Cow::Borrowed(bytes)),
+            other => Some(Cow::Owned(java_to_string(other, schema).into_bytes())),
         }
     }
 
@@ -158,6 +160,15 @@ impl Converter for StringConverter {
         schema: Option<&Schema>,
         value: &Value,
     ) -> Result<Option<Vec<u8>>> {
+        Ok(Self::serialize(schema, value).map(Cow::into_owned))
+    }
+
+    fn from_connect_data_borrowed<'a>(
+        &self,
+        _topic: &str,
+        schema: Option<&Schema>,
+        value: &'a Value,
+    ) -> Result<Option<Cow<'a, [u8]>>> {
         Ok(Self::serialize(schema, value))
     }
 
@@ -182,6 +193,16 @@ impl HeaderConverter for StringConverter {
         schema: Option<&Schema>,
         value: &Value,
     ) -> Result<Option<Vec<u8>>> {
+        Ok(Self::serialize(schema, value).map(Cow::into_owned))
+    }
+
+    fn from_connect_header_borrowed<'a>(
+        &self,
+        _topic: &str,
+        _header_key: &str,
+        schema: Option<&Schema>,
+        value: &'a Value,
+    ) -> Result<Option<Cow<'a, [u8]>>> {
         Ok(Self::serialize(schema, value))
     }
 

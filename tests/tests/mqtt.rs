@@ -563,6 +563,37 @@ async fn worker_killed_mid_stream_loses_no_qos1_message() {
     println!(
         "all {COUNT} messages in Kafka after kill -9 ({before_restart} records before the restart); {duplicates} duplicates"
     );
+
+    // Every message in Kafka was acknowledged to the broker: once the redeliveries of the crash
+    // have settled, a graceful restart brings nothing back (an acknowledgement lost on its way
+    // would have the persistent session redeliver its message).
+    let data_count = || async {
+        kafka::consume_to_end(&bootstrap, "mqtt_crash", WAIT)
+            .await
+            .iter()
+            .filter(|r| is_data(r))
+            .count()
+    };
+    let mut settled = data_count().await;
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = data_count().await;
+        if now == settled {
+            break;
+        }
+        settled = now;
+    }
+    let exit = worker.terminate().await;
+    assert!(exit.success(), "the worker stopped with {exit}");
+    worker.restart().await;
+    worker.wait_ready().await;
+    wait_tasks_running(&worker, "mqtt-crash", 1).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        data_count().await,
+        settled,
+        "the broker redelivered messages whose records Kafka had: their acknowledgements were lost"
+    );
 }
 
 /// Reads `topic` until every payload `m<i>` for `i` in `0..count` is there (or `timeout`

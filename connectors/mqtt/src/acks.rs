@@ -111,6 +111,11 @@ impl<T> AckTracker<T> {
         std::mem::take(&mut self.stale)
     }
 
+    /// Whether every message has been confirmed (all that remains is releasable).
+    pub fn all_confirmed(&self) -> bool {
+        self.unconfirmed.is_empty()
+    }
+
     /// Messages received and not yet released.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -136,7 +141,9 @@ mod tests {
         assert!(t.confirm("a", 3));
         assert!(t.release(1).is_empty());
         assert_eq!(t.len(), 3);
+        assert!(!t.all_confirmed());
         assert!(t.confirm("a", 1));
+        assert!(t.all_confirmed());
         assert_eq!(t.release(1), vec!["m1", "m2", "m3"]);
         assert!(t.is_empty());
     }

@@ -1,5 +1,6 @@
 //! One MQTT connection over rumqttc's 3.1.1 or 5 client, behind a version-neutral face.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use rumqttc::v5;
@@ -8,13 +9,15 @@ use rumqttc::v5::mqttbytes::v5::{
 };
 use rumqttc::{
     AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, MqttOptions, NetworkOptions,
-    Packet, Publish, QoS, SubscribeFilter, SubscribeReasonCode, TlsConfiguration, Transport,
+    Packet, PubAck, PubRec, Publish, QoS, SubscribeFilter, SubscribeReasonCode, TlsConfiguration,
+    Transport,
 };
 use sluice_api::{ConnectError, Result};
 
 use crate::config::{BrokerUri, MqttSettings, MqttVersion};
 
-/// rumqttc's request channel (acks and subscriptions); acks that do not fit wait in the task.
+/// rumqttc's request channel (subscriptions, and MQTT 5 acks, which wait in the connection's
+/// backlog while it is full).
 pub(crate) const REQUEST_CHANNEL: usize = 1024;
 /// The largest packet MQTT allows.
 const MAX_PACKET: usize = 268_435_455;
@@ -90,28 +93,6 @@ pub(crate) enum Client {
 }
 
 impl Client {
-    /// Queues the acknowledgement of `handle`; false when rumqttc's channel is full.
-    pub(crate) fn try_ack(&self, handle: &AckHandle) -> bool {
-        // rumqttc builds the acknowledgement from the packet's QoS and id only.
-        match self {
-            Client::V4(client) => {
-                let mut publish = Publish::new(String::new(), qos_of(handle.qos), Vec::new());
-                publish.pkid = handle.packet_id;
-                client.try_ack(&publish).is_ok()
-            }
-            Client::V5(client) => {
-                let mut publish = v5::mqttbytes::v5::Publish::new(
-                    String::new(),
-                    v5_qos_of(handle.qos),
-                    Vec::new(),
-                    None,
-                );
-                publish.pkid = handle.packet_id;
-                client.try_ack(&publish).is_ok()
-            }
-        }
-    }
-
     /// Queues a SUBSCRIBE for `filters` at `qos`.
     pub(crate) fn try_subscribe(
         &self,
@@ -145,10 +126,17 @@ impl Client {
     }
 }
 
-/// The event side of a connection.
+/// The event side of a connection, which also sends the acknowledgements.
 pub(crate) enum Connection {
     V4(Box<EventLoop>),
-    V5(Box<v5::EventLoop>),
+    V5 {
+        eventloop: Box<v5::EventLoop>,
+        /// Acknowledgements go through rumqttc's request channel (its v5 event loop keeps the
+        /// network private)...
+        client: v5::AsyncClient,
+        /// ...and wait here, in order, while that channel is full.
+        backlog: VecDeque<AckHandle>,
+    },
 }
 
 /// What a connection reported.
@@ -188,8 +176,14 @@ impl Connection {
                 Ok(_) => ConnectionEvent::Other,
                 Err(error) => ConnectionEvent::Failed(describe_v4_failure(broker, &error)),
             },
-            Connection::V5(eventloop) => {
+            Connection::V5 {
+                eventloop,
+                client,
+                backlog,
+            } => {
                 use v5::mqttbytes::v5::Packet as V5Packet;
+                // Each request the loop writes comes back as an event, so the backlog drains.
+                push_v5_acks(client, backlog);
                 match eventloop.poll().await {
                     Ok(v5::Event::Incoming(V5Packet::ConnAck(ack))) => ConnectionEvent::Connected {
                         session_present: ack.session_present,
@@ -211,6 +205,67 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// Sends acknowledgements, in order. rumqttc writes and flushes each request on its own
+    /// (one system call per PUBACK, rumqtt issue #810), so for 3.1.1 they are written straight
+    /// into the connection's buffer and flushed once; MQTT 5 queues them as requests. Not
+    /// connected: nothing is sent (the broker redelivers the messages). A failed write closes the
+    /// connection (the next [`Connection::next`] reconnects) and says why.
+    pub(crate) async fn send_acks(
+        &mut self,
+        acks: &[AckHandle],
+        timeout: Duration,
+    ) -> std::result::Result<(), String> {
+        match self {
+            Connection::V4(eventloop) => {
+                let Some(network) = eventloop.network.as_mut() else {
+                    return Ok(());
+                };
+                let written = async {
+                    for ack in acks {
+                        let packet = match ack.qos {
+                            1 => Packet::PubAck(PubAck::new(ack.packet_id)),
+                            _ => Packet::PubRec(PubRec::new(ack.packet_id)),
+                        };
+                        network.write(packet).await?;
+                    }
+                    network.flush().await
+                };
+                let failure = match tokio::time::timeout(timeout, written).await {
+                    Ok(Ok(())) => return Ok(()),
+                    Ok(Err(e)) => format!("sending acknowledgements failed: {e}"),
+                    Err(_) => format!(
+                        "sending acknowledgements timed out after {} s",
+                        timeout.as_secs()
+                    ),
+                };
+                // As rumqttc does after a failed write: drop the network, reconnect on next poll.
+                eventloop.clean();
+                Err(failure)
+            }
+            Connection::V5 {
+                client, backlog, ..
+            } => {
+                backlog.extend(acks);
+                push_v5_acks(client, backlog);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Queues acknowledgements from `backlog` into rumqttc's request channel, as far as it has room.
+fn push_v5_acks(client: &v5::AsyncClient, backlog: &mut VecDeque<AckHandle>) {
+    while let Some(ack) = backlog.front() {
+        // rumqttc builds the acknowledgement from the packet's QoS and id only.
+        let mut publish =
+            v5::mqttbytes::v5::Publish::new(String::new(), v5_qos_of(ack.qos), Vec::new(), None);
+        publish.pkid = ack.packet_id;
+        if client.try_ack(&publish).is_err() {
+            return;
+        }
+        backlog.pop_front();
     }
 }
 
@@ -293,7 +348,12 @@ pub(crate) fn connect(
                 options.set_transport(transport);
             }
             let (client, eventloop) = v5::AsyncClient::new(options, REQUEST_CHANNEL);
-            Ok((Client::V5(client), Connection::V5(Box::new(eventloop))))
+            let connection = Connection::V5 {
+                eventloop: Box::new(eventloop),
+                client: client.clone(),
+                backlog: VecDeque::new(),
+            };
+            Ok((Client::V5(client), connection))
         }
     }
 }

@@ -1,6 +1,5 @@
 //! The source task: one MQTT connection, a bounded queue, and manual in-order acknowledgements.
 
-use std::collections::VecDeque;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,6 +38,22 @@ pub fn client_id(prefix: &str, connector: &str, task: u32) -> String {
     format!("{prefix}{connector}-{task}")
 }
 
+/// What the task asks of its connection loop, in order.
+#[derive(Debug)]
+enum Command {
+    /// Acknowledge messages received on connection `generation`, in this order (skipped after
+    /// a reconnect).
+    Acks {
+        generation: u64,
+        handles: Vec<AckHandle>,
+    },
+    /// Disconnect cleanly, after the acknowledgements sent before.
+    Disconnect,
+}
+
+/// The most commands the connection loop takes at once.
+const COMMAND_BATCH: usize = 64;
+
 /// A message taken off the connection, with the connection it came on.
 #[derive(Debug)]
 struct Received {
@@ -51,7 +66,7 @@ struct Received {
 pub mod metric_names {
     /// Counter: messages received from the broker.
     pub const RECEIVED: &str = "mqtt-messages-received";
-    /// Counter: acknowledgements (PUBACK/PUBREC) handed to the connection for QoS 1/2 messages.
+    /// Counter: acknowledgements (PUBACK/PUBREC) sent for QoS 1/2 messages.
     pub const ACKED: &str = "mqtt-messages-acked";
     /// Gauge: QoS 1/2 messages given to the worker whose acknowledgement is not sent yet (waiting
     /// for Kafka, or for earlier messages).
@@ -173,10 +188,10 @@ struct Running {
     client_id: String,
     shared: Arc<Shared>,
     receiver: mpsc::Receiver<Received>,
+    /// Acknowledgements (and the final disconnect) for the connection loop.
+    commands: mpsc::UnboundedSender<Command>,
     connection: JoinHandle<()>,
     tracker: AckTracker<AckHandle>,
-    /// Released acknowledgements that did not fit in rumqttc's request channel yet.
-    unsent_acks: VecDeque<AckHandle>,
     last_stats: tokio::time::Instant,
     schemas: Schemas,
 }
@@ -202,12 +217,14 @@ fn jittered(delay: Duration) -> Duration {
 }
 
 /// Drives the MQTT connection: subscribes after each CONNACK without a session, queues incoming
-/// messages (waiting when the queue is full, which stops reading from the broker), and reconnects
-/// with exponential backoff until connecting has failed for longer than `max.retry.time.ms`.
+/// messages (waiting when the queue is full, which stops reading from the broker), sends the
+/// task's acknowledgements in batches, and reconnects with exponential backoff until connecting
+/// has failed for longer than `max.retry.time.ms`.
 async fn connection_loop(
     mut connection: Connection,
     shared: Arc<Shared>,
     sender: mpsc::Sender<Received>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
     settings: MqttSettings,
     client_id: String,
 ) {
@@ -215,10 +232,48 @@ async fn connection_loop(
     let mut failing_since: Option<tokio::time::Instant> = None;
     let mut backoff = INITIAL_BACKOFF;
     let mut connected_once = false;
+    // Whether the current connection is up: acknowledgements are written only then, so they
+    // never interrupt a connection attempt.
+    let mut connected = false;
+    let mut batch = Vec::with_capacity(COMMAND_BATCH);
+    let mut acks = Vec::new();
     loop {
         let broker = settings.brokers[broker_index].clone();
-        match connection.next(&broker).await {
+        let event = tokio::select! {
+            biased;
+            // Interrupting a poll is safe: rumqttc keeps what it has read and buffered.
+            taken = commands.recv_many(&mut batch, COMMAND_BATCH), if connected => {
+                if taken == 0 {
+                    return; // the task is gone
+                }
+                let current = shared.generation.load(Ordering::SeqCst);
+                let mut disconnect = false;
+                for command in batch.drain(..) {
+                    match command {
+                        Command::Acks { generation, handles } if generation == current => acks.extend(handles),
+                        Command::Acks { handles, .. } => shared.metrics.acks_dropped.inc_by(handles.len() as u64),
+                        Command::Disconnect => disconnect = true,
+                    }
+                }
+                let sent = connection.send_acks(&acks, settings.connect_timeout.max(Duration::from_secs(1))).await;
+                let count = acks.len() as u64;
+                acks.clear();
+                match sent {
+                    Ok(()) => {
+                        shared.metrics.acked.inc_by(count);
+                        if disconnect {
+                            shared.client().try_disconnect();
+                        }
+                        continue;
+                    }
+                    Err(reason) => ConnectionEvent::Failed(reason),
+                }
+            }
+            event = connection.next(&broker) => event,
+        };
+        match event {
             ConnectionEvent::Connected { session_present } => {
+                connected = true;
                 let generation = shared.generation.fetch_add(1, Ordering::SeqCst) + 1;
                 if connected_once {
                     shared.metrics.reconnects.inc();
@@ -268,6 +323,7 @@ async fn connection_loop(
             }
             ConnectionEvent::Other => {}
             ConnectionEvent::Failed(reason) => {
+                connected = false;
                 shared.metrics.connect_failures.inc();
                 let since = *failing_since.get_or_insert_with(tokio::time::Instant::now);
                 let failed_for = since.elapsed();
@@ -392,31 +448,26 @@ fn ack_key(record: &SourceRecord) -> Option<(&str, u16)> {
 }
 
 impl Running {
-    /// Hands released acknowledgements to rumqttc, in order, as far as its channel takes them.
+    /// Hands the released acknowledgements to the connection loop, in order, as one batch (one
+    /// write to the broker).
     fn send_acks(&mut self) {
-        let current = self.shared.generation.load(Ordering::SeqCst);
-        self.unsent_acks.extend(self.tracker.release(current));
+        let generation = self.shared.generation.load(Ordering::SeqCst);
+        let handles = self.tracker.release(generation);
+        if !handles.is_empty() {
+            // Fails only once the connection loop has ended, when acknowledging is moot.
+            let _ = self.commands.send(Command::Acks {
+                generation,
+                handles,
+            });
+        }
         let metrics = &self.shared.metrics;
         metrics.acks_dropped.inc_by(self.tracker.take_stale());
-        if !self.unsent_acks.is_empty() {
-            let client = self.shared.client();
-            while let Some(handle) = self.unsent_acks.front() {
-                if !client.try_ack(handle) {
-                    break;
-                }
-                self.unsent_acks.pop_front();
-                metrics.acked.inc();
-            }
-        }
         self.update_in_flight();
     }
 
-    /// QoS 1/2 messages given to the worker and not acknowledged yet.
+    /// QoS 1/2 messages given to the worker whose acknowledgement is not released yet.
     fn update_in_flight(&self) {
-        self.shared
-            .metrics
-            .in_flight
-            .set((self.tracker.len() + self.unsent_acks.len()) as i64);
+        self.shared.metrics.in_flight.set(self.tracker.len() as i64);
     }
 
     fn log_stats(&mut self) {
@@ -456,11 +507,13 @@ impl SourceTask for MqttSourceTask {
             metrics: TaskMetrics::register(&context.metrics),
         });
         let (sender, receiver) = mpsc::channel(settings.queue_size);
+        let (commands, command_receiver) = mpsc::unbounded_channel();
         info!(client_id, topics = ?settings.topics, qos = settings.qos, clean_session = settings.clean_session, version = ?settings.version, "starting MQTT source task");
         let connection = tokio::spawn(connection_loop(
             connection,
             shared.clone(),
             sender,
+            command_receiver,
             settings.clone(),
             client_id.clone(),
         ));
@@ -469,9 +522,9 @@ impl SourceTask for MqttSourceTask {
             client_id,
             shared,
             receiver,
+            commands,
             connection,
             tracker: AckTracker::new(),
-            unsent_acks: VecDeque::new(),
             last_stats: tokio::time::Instant::now(),
             schemas: Schemas::default(),
         });
@@ -549,16 +602,22 @@ impl SourceTask for MqttSourceTask {
                     packet_id, "no pending MQTT message for a committed record"
                 );
             }
-            running.send_acks();
+            // Acknowledgements go out in batches: at the next poll (which follows the worker's
+            // round of commits), or here once nothing is left waiting for Kafka (the last
+            // records before a pause or a quiet spell).
+            if running.tracker.all_confirmed() {
+                running.send_acks();
+            }
         }
         Ok(())
     }
 
     async fn stop(&mut self) -> Result<()> {
-        if let Some(running) = self.running.take() {
-            running.send_acks_best_effort();
-            // A clean DISCONNECT; the broker keeps a persistent session for the next start.
-            running.shared.client().try_disconnect();
+        if let Some(mut running) = self.running.take() {
+            running.send_acks();
+            // A clean DISCONNECT after those acknowledgements; the broker keeps a persistent
+            // session for the next start.
+            let _ = running.commands.send(Command::Disconnect);
             tokio::time::sleep(Duration::from_millis(50)).await;
             running.connection.abort();
             info!(
@@ -568,17 +627,6 @@ impl SourceTask for MqttSourceTask {
             );
         }
         Ok(())
-    }
-}
-
-impl Running {
-    fn send_acks_best_effort(&self) {
-        let client = self.shared.client();
-        for handle in &self.unsent_acks {
-            if !client.try_ack(handle) {
-                break;
-            }
-        }
     }
 }
 

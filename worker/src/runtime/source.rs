@@ -100,14 +100,13 @@ pub struct SourceTaskRunner {
     pub(crate) active_topics: HashSet<String>,
 }
 
-/// Converted bytes of one record, ready for the producer. `record` is the transformed record, or
-/// the polled one itself when there are no transforms (no copy).
-struct Serialized<'a> {
-    record: Cow<'a, ConnectRecord>,
-    key: Option<Vec<u8>>,
-    value: Option<Vec<u8>>,
-    /// Converted header values, in the order of `record.headers`.
-    headers: Vec<Option<Vec<u8>>>,
+/// Converted bytes of one record, ready for the producer; borrowed from the record where the
+/// converter passes bytes or text through.
+struct Serialized<'r> {
+    key: Option<Cow<'r, [u8]>>,
+    value: Option<Cow<'r, [u8]>>,
+    /// Converted header values, in the order of the record's headers.
+    headers: Vec<Option<Cow<'r, [u8]>>>,
 }
 
 fn describe(record: &ConnectRecord, include: bool) -> String {
@@ -213,17 +212,20 @@ impl SourceTaskRunner {
                 self.submitted
                     .submit(&record.source_partition, &record.source_offset)
             });
-        let Some(serialized) =
-            transform_and_convert(&self.errors, &self.transforms, &self.converters, &record)
-                .await?
-        else {
+        // The transformed record is the polled one itself when there are no transforms (no copy).
+        let transformed = transform(&self.errors, &self.transforms, &record).await?;
+        let serialized = match &transformed {
+            Some(out) => convert(&self.errors, &self.converters, out).await?,
+            None => None,
+        };
+        let (Some(out), Some(serialized)) = (&transformed, serialized) else {
             if let Some(id) = &id {
                 self.submitted.ack(id);
             }
             self.task.commit_record(&record, None)?;
             return Ok(());
         };
-        let topic = serialized.record.topic.as_str();
+        let topic = out.topic.as_str();
         if let Some(creator) = &mut self.topic_creator {
             let mut attempts = 0;
             loop {
@@ -239,43 +241,38 @@ impl SourceTaskRunner {
             }
         }
         let seq = self.next_seq;
-        let mut out: BaseRecord<'_, [u8], [u8], usize> =
+        let mut produced: BaseRecord<'_, [u8], [u8], usize> =
             BaseRecord::with_opaque_to(topic, seq as usize);
         if !serialized.headers.is_empty() {
-            let headers = serialized
-                .record
-                .headers
-                .iter()
-                .zip(&serialized.headers)
-                .fold(
-                    OwnedHeaders::new_with_capacity(serialized.headers.len()),
-                    |h, (header, value)| {
-                        h.insert(Header {
-                            key: &header.key,
-                            value: value.as_deref(),
-                        })
-                    },
-                );
-            out = out.headers(headers);
+            let headers = out.headers.iter().zip(&serialized.headers).fold(
+                OwnedHeaders::new_with_capacity(serialized.headers.len()),
+                |h, (header, value)| {
+                    h.insert(Header {
+                        key: &header.key,
+                        value: value.as_deref(),
+                    })
+                },
+            );
+            produced = produced.headers(headers);
         }
         if let Some(k) = &serialized.key {
-            out = out.key(k);
+            produced = produced.key(k.as_ref());
         }
         if let Some(v) = &serialized.value {
-            out = out.payload(v);
+            produced = produced.payload(v.as_ref());
         }
-        if let Some(p) = serialized.record.kafka_partition {
-            out = out.partition(p);
+        if let Some(p) = out.kafka_partition {
+            produced = produced.partition(p);
         }
-        if let Some(ts) = serialized.record.timestamp {
-            out = out.timestamp(ts);
+        if let Some(ts) = out.timestamp {
+            produced = produced.timestamp(ts);
         }
         loop {
-            match self.producer.send(out) {
+            match self.producer.send(produced) {
                 Ok(()) => break,
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                     // The producer's queue is full: let acknowledgements catch up, then retry.
-                    out = back;
+                    produced = back;
                     self.drain_acks()?;
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
@@ -294,6 +291,7 @@ impl SourceTaskRunner {
         }
         let routed_to = (topic != record.record.topic).then(|| topic.to_owned());
         drop(serialized);
+        drop(transformed);
         self.in_flight.push_back(InFlight {
             id,
             record,
@@ -466,42 +464,48 @@ impl SourceTaskRunner {
     }
 }
 
-/// Transforms and converts one record; `None` when a transform dropped it or an error skipped it.
-/// A free function (not a method) so the future borrows only the shareable parts of the task.
-async fn transform_and_convert<'a>(
+/// Transforms one record; `None` when a transform dropped it or an error skipped it. Free
+/// functions (not methods) so the futures borrow only the shareable parts of the task.
+async fn transform<'a>(
     errors: &ErrorHandler,
     chain: &TransformChain,
-    conv: &RecordConverters,
     source: &'a SourceRecord,
-) -> Result<Option<Serialized<'a>>, ConnectError> {
+) -> Result<Option<Cow<'a, ConnectRecord>>, ConnectError> {
+    if chain.is_empty() {
+        return Ok(Some(Cow::Borrowed(&source.record)));
+    }
     let include = |inc: bool| describe(&source.record, inc);
-    let record = if chain.is_empty() {
-        Cow::Borrowed(&source.record)
-    } else {
-        match errors
-            .run(Stage::Transformation, include, || {
-                chain.apply(source.record.clone())
-            })
-            .await?
-        {
-            Outcome::Done(Some(r)) => Cow::Owned(r),
-            Outcome::Done(None) | Outcome::Skipped(_) => return Ok(None),
-        }
-    };
-    let include = |inc: bool| describe(&record, inc);
+    match errors
+        .run(Stage::Transformation, include, || {
+            chain.apply(source.record.clone())
+        })
+        .await?
+    {
+        Outcome::Done(Some(r)) => Ok(Some(Cow::Owned(r))),
+        Outcome::Done(None) | Outcome::Skipped(_) => Ok(None),
+    }
+}
+
+/// Converts a record's key, value and headers; `None` when an error skipped it.
+async fn convert<'r>(
+    errors: &ErrorHandler,
+    conv: &RecordConverters,
+    record: &'r ConnectRecord,
+) -> Result<Option<Serialized<'r>>, ConnectError> {
+    let include = |inc: bool| describe(record, inc);
     let topic = record.topic.as_str();
-    let key = match convert(errors, Stage::KeyConverter, include, || {
+    let key = match convert_part(errors, Stage::KeyConverter, include, || {
         conv.key
-            .from_connect_data(topic, record.key_schema.as_deref(), &record.key)
+            .from_connect_data_borrowed(topic, record.key_schema.as_deref(), &record.key)
     })
     .await?
     {
         Outcome::Done(k) => k,
         Outcome::Skipped(_) => return Ok(None),
     };
-    let value = match convert(errors, Stage::ValueConverter, include, || {
+    let value = match convert_part(errors, Stage::ValueConverter, include, || {
         conv.value
-            .from_connect_data(topic, record.value_schema.as_deref(), &record.value)
+            .from_connect_data_borrowed(topic, record.value_schema.as_deref(), &record.value)
     })
     .await?
     {
@@ -510,9 +514,9 @@ async fn transform_and_convert<'a>(
     };
     let mut headers = Vec::with_capacity(record.headers.len());
     for h in &record.headers {
-        match convert(errors, Stage::HeaderConverter, include, || {
+        match convert_part(errors, Stage::HeaderConverter, include, || {
             conv.header
-                .from_connect_header(topic, &h.key, h.schema.as_deref(), &h.value)
+                .from_connect_header_borrowed(topic, &h.key, h.schema.as_deref(), &h.value)
         })
         .await?
         {
@@ -521,7 +525,6 @@ async fn transform_and_convert<'a>(
         }
     }
     Ok(Some(Serialized {
-        record,
         key,
         value,
         headers,
@@ -531,7 +534,7 @@ async fn transform_and_convert<'a>(
 /// Runs one conversion directly, and only when it fails again through the error handler, which
 /// retries, logs and skips as configured (a conversion is pure, so running it again is safe).
 /// Keeps the handler's per-call bookkeeping (clock reads, a backoff) off the common path.
-async fn convert<T>(
+async fn convert_part<T>(
     errors: &ErrorHandler,
     stage: Stage,
     describe: impl Fn(bool) -> String,
