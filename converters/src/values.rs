@@ -51,10 +51,10 @@ fn append(out: &mut String, value: &Value, schema: Option<&Schema>, embedded: bo
         (Some(logical::TIMESTAMP), Value::Int64(ms)) => out.push_str(&values_temporal_string(*ms)),
         (_, Value::Boolean(b)) => out.push_str(if *b { "true" } else { "false" }),
         // Written in place: a header converter formats an integer for every record.
-        (_, Value::Int8(v)) => push_display(out, v),
-        (_, Value::Int16(v)) => push_display(out, v),
-        (_, Value::Int32(v)) => push_display(out, v),
-        (_, Value::Int64(v)) => push_display(out, v),
+        (_, Value::Int8(v)) => push_integer(out, *v),
+        (_, Value::Int16(v)) => push_integer(out, *v),
+        (_, Value::Int32(v)) => push_integer(out, *v),
+        (_, Value::Int64(v)) => push_integer(out, *v),
         (_, Value::Float32(v)) => out.push_str(&float_to_string(*v)),
         (_, Value::Float64(v)) => out.push_str(&double_to_string(*v)),
         (_, Value::String(s)) if embedded => {
@@ -105,10 +105,9 @@ fn append(out: &mut String, value: &Value, schema: Option<&Schema>, embedded: bo
     }
 }
 
-fn push_display(out: &mut String, value: &impl std::fmt::Display) {
-    use std::fmt::Write;
-    // Writing to a String cannot fail.
-    let _ = write!(out, "{value}");
+/// An integer in decimal, as Java prints it (itoa: without the formatting machinery).
+fn push_integer(out: &mut String, value: impl itoa::Integer) {
+    out.push_str(itoa::Buffer::new().format(value));
 }
 
 fn append_bytes(out: &mut String, bytes: &[u8], embedded: bool) {

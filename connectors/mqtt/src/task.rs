@@ -565,9 +565,7 @@ impl SourceTask for MqttSourceTask {
         }) = next
         {
             if let Some(handle) = message.ack_handle() {
-                running
-                    .tracker
-                    .push(generation, &message.topic, message.packet_id, handle);
+                running.tracker.push(generation, message.packet_id, handle);
             }
             batch.push(to_record(
                 &running.settings.kafka_topic,
@@ -596,7 +594,7 @@ impl SourceTask for MqttSourceTask {
             return Ok(());
         };
         if let Some((topic, packet_id)) = ack_key(record) {
-            if !running.tracker.confirm(topic, packet_id) {
+            if !running.tracker.confirm(packet_id) {
                 debug!(
                     topic,
                     packet_id, "no pending MQTT message for a committed record"
