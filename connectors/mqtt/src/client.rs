@@ -201,7 +201,12 @@ impl Connection {
                         ConnectionEvent::Message(Message::from_v5(publish))
                     }
                     Ok(_) => ConnectionEvent::Other,
-                    Err(error) => ConnectionEvent::Failed(describe_v5_failure(broker, &error)),
+                    Err(error) => {
+                        // Acks of a lost connection must not reach the next one (its packet ids
+                        // may name other messages); the broker redelivers these messages.
+                        backlog.clear();
+                        ConnectionEvent::Failed(describe_v5_failure(broker, &error))
+                    }
                 }
             }
         }
