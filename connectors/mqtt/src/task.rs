@@ -238,7 +238,8 @@ async fn connection_loop(
     let mut batch = Vec::with_capacity(COMMAND_BATCH);
     let mut acks = Vec::new();
     loop {
-        let broker = settings.brokers[broker_index].clone();
+        // Borrowed, not cloned: this runs for every message.
+        let broker = &settings.brokers[broker_index];
         let event = tokio::select! {
             biased;
             // Interrupting a poll is safe: rumqttc keeps what it has read and buffered.
@@ -269,7 +270,7 @@ async fn connection_loop(
                     Err(reason) => ConnectionEvent::Failed(reason),
                 }
             }
-            event = connection.next(&broker) => event,
+            event = connection.next(broker) => event,
         };
         match event {
             ConnectionEvent::Connected { session_present } => {
