@@ -6,6 +6,7 @@ use std::time::Duration;
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 use regex::Regex;
@@ -14,6 +15,32 @@ use sluice_api::{ConnectError, Props, TopicPartition};
 use super::kafka::client_config;
 
 const TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a change waits for the stopped tasks' consumers to leave the group: a leave can take
+/// a few seconds to be processed (Tansu: ~4 s; Kafka: at once, up to the session timeout when a
+/// task died without leaving).
+const LEAVE_WAIT: Duration = Duration::from_secs(15);
+const LEAVE_POLL: Duration = Duration::from_millis(500);
+
+/// What Kafka answers while the group still has members (Kafka's `UnknownMemberIdException` for
+/// a commit from outside the group, `GroupNotEmptyException` for a delete).
+fn members_remain(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::UnknownMemberId
+            | RDKafkaErrorCode::NonEmptyGroup
+            | RDKafkaErrorCode::RebalanceInProgress
+            | RDKafkaErrorCode::IllegalGeneration
+    )
+}
+
+/// The error once the group still has members after [`LEAVE_WAIT`] (Kafka Connect's wording).
+fn still_has_members(group: &str) -> ConnectError {
+    ConnectError::connect(format!(
+        "Failed to alter consumer group offsets of {group}: the group still has active members, \
+         either because the connector's tasks have not stopped completely yet or because the \
+         connector was resumed. If the connector is stopped, the request can be safely retried."
+    ))
+}
 
 fn group_consumer(props: &Props, group: &str) -> Result<BaseConsumer, ConnectError> {
     let mut cfg = client_config(props);
@@ -80,7 +107,8 @@ pub async fn committed(
     .await
 }
 
-/// Commits offsets for `group` (which must have no active members).
+/// Commits offsets for `group`, waiting (up to [`LEAVE_WAIT`]) for the stopped tasks' consumers
+/// to leave it: Kafka takes a commit from outside the group only once it has no members.
 pub async fn commit(
     props: Props,
     group: String,
@@ -93,9 +121,24 @@ pub async fn commit(
             tpl.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(*offset))
                 .map_err(|e| ConnectError::data(format!("Invalid offset for {tp}: {e}")))?;
         }
-        consumer
-            .commit(&tpl, CommitMode::Sync)
-            .map_err(|e| ConnectError::connect(format!("Could not commit offsets: {e}")))
+        let deadline = std::time::Instant::now() + LEAVE_WAIT;
+        loop {
+            match consumer.commit(&tpl, CommitMode::Sync) {
+                Ok(()) => return Ok(()),
+                Err(KafkaError::ConsumerCommit(code)) if members_remain(code) => {
+                    if std::time::Instant::now() >= deadline {
+                        return Err(still_has_members(&group));
+                    }
+                    // On the blocking pool: sleeping here holds no runtime thread.
+                    std::thread::sleep(LEAVE_POLL);
+                }
+                Err(e) => {
+                    return Err(ConnectError::connect(format!(
+                        "Could not commit offsets: {e}"
+                    )));
+                }
+            }
+        }
     })
     .await
 }
@@ -105,23 +148,33 @@ pub async fn delete_group(props: Props, group: String) -> Result<(), ConnectErro
     let admin: AdminClient<DefaultClientContext> = client_config(&props)
         .create()
         .map_err(|e| ConnectError::connect(format!("Could not create an admin client: {e}")))?;
-    let results = admin
-        .delete_groups(
-            &[group.as_str()],
-            &AdminOptions::new().request_timeout(Some(TIMEOUT)),
-        )
-        .await
-        .map_err(|e| ConnectError::connect(format!("Could not delete group {group}: {e}")))?;
-    for result in results {
-        match result {
-            Ok(_) => {}
-            Err((_, RDKafkaErrorCode::GroupIdNotFound)) => {}
-            Err((g, code)) => {
-                return Err(ConnectError::connect(format!(
-                    "Could not delete consumer group {g}: {code}"
-                )));
+    let deadline = tokio::time::Instant::now() + LEAVE_WAIT;
+    'attempts: loop {
+        let results = admin
+            .delete_groups(
+                &[group.as_str()],
+                &AdminOptions::new().request_timeout(Some(TIMEOUT)),
+            )
+            .await
+            .map_err(|e| ConnectError::connect(format!("Could not delete group {group}: {e}")))?;
+        for result in results {
+            match result {
+                Ok(_) => {}
+                Err((_, RDKafkaErrorCode::GroupIdNotFound)) => {}
+                Err((_, code)) if members_remain(code) => {
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(still_has_members(&group));
+                    }
+                    tokio::time::sleep(LEAVE_POLL).await;
+                    continue 'attempts;
+                }
+                Err((g, code)) => {
+                    return Err(ConnectError::connect(format!(
+                        "Could not delete consumer group {g}: {code}"
+                    )));
+                }
             }
         }
+        return Ok(());
     }
-    Ok(())
 }
