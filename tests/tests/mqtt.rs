@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
@@ -478,6 +479,11 @@ async fn demo_configuration_with_file_secrets_and_a_wrong_password() {
     assert!(body.to_string().contains("unsupported scheme"), "{body}");
 }
 
+/// The mid-stream tests publish their first chunks, then wait for the fault (kill, outage)
+/// before publishing the rest: the fault lands in the middle of the stream however fast the
+/// pipeline is (10 000 QoS 1 messages can pass in well under a second).
+const CHUNKS_BEFORE_FAULT: usize = 3;
+
 /// kill -9 of the worker in the middle of 10 000 QoS 1 messages on a persistent session: after a
 /// restart every message is in Kafka; duplicates are allowed and counted.
 #[tokio::test]
@@ -511,18 +517,26 @@ async fn worker_killed_mid_stream_loses_no_qos1_message() {
         .len();
 
     let port = mosquitto.port();
-    let publisher = tokio::spawn(async move {
-        for chunk in 0..10 {
-            let payloads = (chunk * 1000..(chunk + 1) * 1000)
-                .map(|i| format!("m{i}").into_bytes())
-                .collect();
-            publish(port, None, "crash/data", QoS::AtLeastOnce, false, payloads).await;
+    let fault = Arc::new(tokio::sync::Notify::new());
+    let publisher = tokio::spawn({
+        let fault = fault.clone();
+        async move {
+            for chunk in 0..10 {
+                if chunk == CHUNKS_BEFORE_FAULT {
+                    fault.notified().await;
+                }
+                let payloads = (chunk * 1000..(chunk + 1) * 1000)
+                    .map(|i| format!("m{i}").into_bytes())
+                    .collect();
+                publish(port, None, "crash/data", QoS::AtLeastOnce, false, payloads).await;
+            }
         }
     });
     let bootstrap = tansu.bootstrap();
     // Kill as soon as the first messages are in Kafka, while most are still on their way.
     kafka::consume_all(&bootstrap, "mqtt_crash", probes + 501, WAIT).await;
     worker.kill_9();
+    fault.notify_one();
     let before_restart = kafka::consume_to_end(&bootstrap, "mqtt_crash", WAIT)
         .await
         .iter()
@@ -779,17 +793,24 @@ async fn kafka_unreachable_mid_stream_loses_no_qos1_message() {
     let (worker, probes) =
         persistent_connector(&tansu, &mosquitto, dir.path(), "kpause", topic).await;
     let port = mosquitto.port();
-    let publisher = tokio::spawn(async move {
-        for chunk in 0..10 {
-            publish(
-                port,
-                None,
-                "kpause/data",
-                QoS::AtLeastOnce,
-                false,
-                numbered(chunk * 1000..(chunk + 1) * 1000),
-            )
-            .await;
+    let fault = Arc::new(tokio::sync::Notify::new());
+    let publisher = tokio::spawn({
+        let fault = fault.clone();
+        async move {
+            for chunk in 0..10 {
+                if chunk == CHUNKS_BEFORE_FAULT {
+                    fault.notified().await;
+                }
+                publish(
+                    port,
+                    None,
+                    "kpause/data",
+                    QoS::AtLeastOnce,
+                    false,
+                    numbered(chunk * 1000..(chunk + 1) * 1000),
+                )
+                .await;
+            }
         }
     });
     let bootstrap = tansu.bootstrap();
@@ -800,6 +821,8 @@ async fn kafka_unreachable_mid_stream_loses_no_qos1_message() {
         "Kafka froze after the traffic: nothing tested"
     );
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).expect("SIGSTOP Tansu");
+    // The rest of the stream is published while Kafka is unreachable.
+    fault.notify_one();
     tokio::time::sleep(Duration::from_secs(8)).await;
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).expect("SIGCONT Tansu");
     let before = kafka::consume_to_end(&bootstrap, topic, WAIT).await.len();
