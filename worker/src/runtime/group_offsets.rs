@@ -149,7 +149,7 @@ pub async fn delete_group(props: Props, group: String) -> Result<(), ConnectErro
         .create()
         .map_err(|e| ConnectError::connect(format!("Could not create an admin client: {e}")))?;
     let deadline = tokio::time::Instant::now() + LEAVE_WAIT;
-    'attempts: loop {
+    loop {
         let results = admin
             .delete_groups(
                 &[group.as_str()],
@@ -157,24 +157,23 @@ pub async fn delete_group(props: Props, group: String) -> Result<(), ConnectErro
             )
             .await
             .map_err(|e| ConnectError::connect(format!("Could not delete group {group}: {e}")))?;
-        for result in results {
-            match result {
-                Ok(_) => {}
-                Err((_, RDKafkaErrorCode::GroupIdNotFound)) => {}
-                Err((_, code)) if members_remain(code) => {
-                    if tokio::time::Instant::now() >= deadline {
-                        return Err(still_has_members(&group));
-                    }
-                    tokio::time::sleep(LEAVE_POLL).await;
-                    continue 'attempts;
+        // One group asked, one result.
+        match results
+            .into_iter()
+            .find_map(|r| r.err().map(|(_, code)| code))
+        {
+            None | Some(RDKafkaErrorCode::GroupIdNotFound) => return Ok(()),
+            Some(code) if members_remain(code) => {
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(still_has_members(&group));
                 }
-                Err((g, code)) => {
-                    return Err(ConnectError::connect(format!(
-                        "Could not delete consumer group {g}: {code}"
-                    )));
-                }
+                tokio::time::sleep(LEAVE_POLL).await;
+            }
+            Some(code) => {
+                return Err(ConnectError::connect(format!(
+                    "Could not delete consumer group {group}: {code}"
+                )));
             }
         }
-        return Ok(());
     }
 }
