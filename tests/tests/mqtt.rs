@@ -479,11 +479,6 @@ async fn demo_configuration_with_file_secrets_and_a_wrong_password() {
     assert!(body.to_string().contains("unsupported scheme"), "{body}");
 }
 
-/// The mid-stream tests publish their first chunks, then wait for the fault (kill, outage)
-/// before publishing the rest: the fault lands in the middle of the stream however fast the
-/// pipeline is (10 000 QoS 1 messages can pass in well under a second).
-const CHUNKS_BEFORE_FAULT: usize = 3;
-
 /// kill -9 of the worker in the middle of 10 000 QoS 1 messages on a persistent session: after a
 /// restart every message is in Kafka; duplicates are allowed and counted.
 #[tokio::test]
@@ -518,20 +513,7 @@ async fn worker_killed_mid_stream_loses_no_qos1_message() {
 
     let port = mosquitto.port();
     let fault = Arc::new(tokio::sync::Notify::new());
-    let publisher = tokio::spawn({
-        let fault = fault.clone();
-        async move {
-            for chunk in 0..10 {
-                if chunk == CHUNKS_BEFORE_FAULT {
-                    fault.notified().await;
-                }
-                let payloads = (chunk * 1000..(chunk + 1) * 1000)
-                    .map(|i| format!("m{i}").into_bytes())
-                    .collect();
-                publish(port, None, "crash/data", QoS::AtLeastOnce, false, payloads).await;
-            }
-        }
-    });
+    let publisher = publish_around_fault(port, "crash/data", COUNT, fault.clone());
     let bootstrap = tansu.bootstrap();
     // Kill as soon as the first messages are in Kafka, while most are still on their way.
     kafka::consume_all(&bootstrap, "mqtt_crash", probes + 501, WAIT).await;
@@ -681,6 +663,30 @@ fn numbered(range: std::ops::Range<usize>) -> Vec<Vec<u8>> {
     range.map(|i| format!("m{i}").into_bytes()).collect()
 }
 
+/// Messages published before a mid-stream fault.
+const BEFORE_FAULT: usize = 3_000;
+
+/// Publishes `m0`..`m<count>` at QoS 1 to `topic` in chunks of 1 000: the first [`BEFORE_FAULT`]
+/// at once, the rest once `fault` is notified (after the kill or outage), so the fault lands in
+/// the middle of the stream however fast the pipeline is (10 000 QoS 1 messages can pass in
+/// well under a second).
+fn publish_around_fault(
+    port: u16,
+    topic: &'static str,
+    count: usize,
+    fault: Arc<tokio::sync::Notify>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        for start in (0..count).step_by(1000) {
+            if start == BEFORE_FAULT {
+                fault.notified().await;
+            }
+            let chunk = numbered(start..(start + 1000).min(count));
+            publish(port, None, topic, QoS::AtLeastOnce, false, chunk).await;
+        }
+    })
+}
+
 /// Mosquitto (persistence on) is killed with SIGKILL and restarted while the connector holds
 /// thousands of QoS 1 messages it has not acknowledged yet, then more messages follow: every
 /// message reaches Kafka, duplicates are counted.
@@ -794,25 +800,7 @@ async fn kafka_unreachable_mid_stream_loses_no_qos1_message() {
         persistent_connector(&tansu, &mosquitto, dir.path(), "kpause", topic).await;
     let port = mosquitto.port();
     let fault = Arc::new(tokio::sync::Notify::new());
-    let publisher = tokio::spawn({
-        let fault = fault.clone();
-        async move {
-            for chunk in 0..10 {
-                if chunk == CHUNKS_BEFORE_FAULT {
-                    fault.notified().await;
-                }
-                publish(
-                    port,
-                    None,
-                    "kpause/data",
-                    QoS::AtLeastOnce,
-                    false,
-                    numbered(chunk * 1000..(chunk + 1) * 1000),
-                )
-                .await;
-            }
-        }
-    });
+    let publisher = publish_around_fault(port, "kpause/data", COUNT, fault.clone());
     let bootstrap = tansu.bootstrap();
     kafka::consume_all(&bootstrap, topic, 1 + 500, WAIT).await;
     let pid = tansu_pid(tansu.port());
