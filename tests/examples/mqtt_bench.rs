@@ -13,7 +13,7 @@
 //!   the clock, a consumer checks that TOPIC holds the COUNT new records.
 //!
 //! `sluice` also prints `mean_poll_batch`, the records per `poll` of the task during the run;
-//! `raw-mqtt` and `sluice` print `cores_busy`: how many cores the whole machine kept busy
+//! every mode prints `cores_busy`: how many cores the whole machine kept busy
 //! (every process, from `/proc/stat`) while the clock ran, which tells a CPU-bound run (all
 //! cores busy) from one that waits on hand-offs between processes.
 
@@ -135,7 +135,7 @@ async fn raw_mqtt(port: u16, qos: QoS, count: usize, size: usize) -> Measured {
     }
 }
 
-fn raw_kafka(bootstrap: &str, topic: &str, count: usize, size: usize) -> f64 {
+fn raw_kafka(bootstrap: &str, topic: &str, count: usize, size: usize) -> Measured {
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("acks", "all")
@@ -151,6 +151,7 @@ fn raw_kafka(bootstrap: &str, topic: &str, count: usize, size: usize) -> f64 {
         .expect("send");
     producer.flush(TIMEOUT).expect("flush");
     let start = Instant::now();
+    let machine_before = machine_ticks();
     let mut sent = 0;
     while sent < count {
         match producer.send(BaseRecord::to(topic).key("bench/raw").payload(&payload)) {
@@ -161,7 +162,10 @@ fn raw_kafka(bootstrap: &str, topic: &str, count: usize, size: usize) -> f64 {
         }
     }
     producer.flush(TIMEOUT).expect("flush");
-    count as f64 / start.elapsed().as_secs_f64()
+    Measured {
+        records_per_second: count as f64 / start.elapsed().as_secs_f64(),
+        cores_busy: cores_busy(machine_before, machine_ticks()),
+    }
 }
 
 /// The worker's Prometheus metrics, as text.
@@ -285,12 +289,9 @@ async fn main() {
             let bootstrap: String = arg(&args, 2, "bootstrap");
             let topic: String = arg(&args, 3, "topic");
             let (count, size) = (arg(&args, 4, "count"), arg(&args, 5, "size"));
-            let rate =
-                tokio::task::spawn_blocking(move || raw_kafka(&bootstrap, &topic, count, size))
-                    .await
-                    .expect("raw kafka");
-            println!("{mode}_records_per_second: {rate:.0}");
-            return;
+            tokio::task::spawn_blocking(move || raw_kafka(&bootstrap, &topic, count, size))
+                .await
+                .expect("raw kafka")
         }
         "sluice" => {
             let bootstrap: String = arg(&args, 6, "bootstrap");
