@@ -125,59 +125,6 @@ impl TaskEnv {
     }
 }
 
-/// Runs a task on a thread of its own, with a single-threaded tokio runtime, as Kafka Connect
-/// gives each task a thread. The task's data path and the helpers its plugin spawns (an MQTT
-/// connection loop) then hand records over on one core, without cross-thread wake-ups, and the
-/// helpers end with the task. The handle is awaited and aborted from the worker's runtime as
-/// usual. Should the thread or its runtime not be created, the task runs on the worker's runtime.
-fn spawn_on_own_thread<F>(name: String, task: F) -> JoinHandle<()>
-where
-    F: std::future::Future<Output = ()> + Send + 'static,
-{
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            tracing::warn!(task = name, error = %e, "cannot create the task's runtime; running it on the worker's");
-            return tokio::spawn(task);
-        }
-    };
-    // The thread drives the runtime until the task ends (or is aborted): then `done` drops.
-    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-    let (runtime_tx, runtime_rx) = mpsc::channel::<tokio::runtime::Runtime>();
-    let thread = std::thread::Builder::new()
-        .name(name.clone())
-        .spawn(move || {
-            if let Ok(runtime) = runtime_rx.recv() {
-                runtime.block_on(async {
-                    let _ = done_rx.await;
-                });
-                // Dropping the runtime here ends whatever the task left spawned.
-            }
-        });
-    match thread {
-        Ok(_) => {
-            let join = runtime.spawn(async move {
-                let _done = done_tx;
-                task.await;
-            });
-            if let Err(mpsc::SendError(runtime)) = runtime_tx.send(runtime) {
-                // The thread ended before taking it (it cannot, short of a panic): the task's
-                // handle reports it cancelled.
-                runtime.shutdown_background();
-            }
-            join
-        }
-        Err(e) => {
-            tracing::warn!(task = name, error = %e, "cannot start the task's thread; running it on the worker's runtime");
-            runtime.shutdown_background();
-            tokio::spawn(task)
-        }
-    }
-}
-
 /// Control of a running task.
 pub struct TaskHandle {
     cancel: CancellationToken,
@@ -298,8 +245,7 @@ impl Worker {
         };
         self.metrics.task_startup_attempts.inc();
         let worker = self.clone();
-        let thread_name = spec.id.to_string();
-        let join = spawn_on_own_thread(thread_name, async move {
+        let join = tokio::spawn(async move {
             // Drops the plugin's metrics when the task ends, even when it is aborted.
             let _plugin_metrics = RemovePluginMetrics(plugin_metrics);
             match worker.build(spec, env).await {
