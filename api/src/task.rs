@@ -62,9 +62,10 @@ pub struct RecordMetadata<'a> {
 /// A source task: produces records from an external system.
 ///
 /// The worker calls [`SourceTask::poll`] in a loop. `poll` should return within about a second
-/// even when no data is available (an empty batch is fine), so that offsets are committed on time;
-/// when the worker stops the task it drops a pending `poll` future, so any data taken from the
-/// external system must stay in `self` until it is returned.
+/// even when no data is available (an empty batch is fine), so that offsets are committed on time.
+/// The worker drops a pending `poll` future when it stops the task, and when Kafka acknowledges
+/// records while `poll` waits for data (to call [`SourceTask::commit_record`] at once), so `poll`
+/// must be cancel-safe: any data taken from the external system stays in `self` until returned.
 #[async_trait]
 pub trait SourceTask: Send {
     /// Starts the task with its resolved configuration.

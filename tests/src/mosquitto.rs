@@ -32,6 +32,9 @@ pub struct MosquittoOptions {
     pub persistence: bool,
     /// Also listen with TLS on a second port (see [`Mosquitto::tls_url`]).
     pub tls: Option<MosquittoTls>,
+    /// QoS 1 and 2 messages Mosquitto sends a client before it must acknowledge one
+    /// (`max_inflight_messages`); unlimited when `None`.
+    pub inflight_window: Option<u16>,
 }
 
 /// PEM material for Mosquitto's TLS listener.
@@ -183,7 +186,10 @@ impl Mosquitto {
 fn extra_config(options: &MosquittoOptions, dir: &std::path::Path, unlimited: bool) -> String {
     let mut config = String::new();
     if unlimited {
-        config.push_str("max_queued_messages 0\nmax_inflight_messages 0\n");
+        let window = options.inflight_window.unwrap_or(0);
+        config.push_str(&format!(
+            "max_queued_messages 0\nmax_inflight_messages {window}\n"
+        ));
     }
     {
         match &options.credentials {

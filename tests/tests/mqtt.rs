@@ -592,6 +592,80 @@ async fn worker_killed_mid_stream_loses_no_qos1_message() {
     );
 }
 
+/// Acknowledgements follow Kafka's confirmations even while the task waits for more data: with a
+/// broker that sends one unacknowledged message at a time, each message's PUBACK releases the
+/// next. Were the PUBACK held until the task's next batch, every message would wait out the
+/// task's empty-queue timeout (one second here): 30 messages would take 30 seconds.
+#[tokio::test]
+async fn acknowledgements_do_not_wait_for_the_next_message() {
+    const COUNT: usize = 30;
+    let tansu = Tansu::start().await;
+    let mosquitto = Mosquitto::start_with(MosquittoOptions {
+        inflight_window: Some(1),
+        ..MosquittoOptions::default()
+    })
+    .await;
+    let dir = sluice_tests::temp_dir();
+    let connector = write_connector(
+        dir.path(),
+        "mqtt-window",
+        json!({
+            "connector.class": CLASS,
+            "tasks.max": "1",
+            "mqtt.server.uri": mosquitto.url(),
+            "mqtt.topics": "window/#",
+            "mqtt.qos": "1",
+            "mqtt.clean.session.enabled": "false",
+            "records.buffer.queue.empty.timeout": "1000",
+            "kafka.topic": "mqtt_window",
+        }),
+    );
+    let mut worker = WorkerProcess::standalone(worker_props(&tansu), [&connector]);
+    worker.wait_ready().await;
+    wait_subscribed(&tansu, mosquitto.port(), "mqtt_window", &["window/probe"]).await;
+    // Kafka's confirmations as the worker counts them (a consumer would add its own latency).
+    let written = || async {
+        let text = metrics_text(&worker).await;
+        series_value(
+            &text,
+            "kafka_connect_source_task_metrics_source_record_write_total",
+            r#"{connector="mqtt-window",task="0"}"#,
+        )
+        .unwrap_or_default() as usize
+    };
+    let before = written().await;
+
+    let started = tokio::time::Instant::now();
+    publish(
+        mosquitto.port(),
+        None,
+        "window/data",
+        QoS::AtLeastOnce,
+        false,
+        numbered(0..COUNT),
+    )
+    .await;
+    while written().await < before + COUNT {
+        assert!(
+            started.elapsed() < WAIT,
+            "the messages never all reached Kafka"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let took = started.elapsed();
+    // Six times below the 30 s of acknowledgements held for the next batch, with room for a
+    // loaded machine (each message takes a Kafka round trip, ~10 ms here).
+    assert!(
+        took < Duration::from_secs(5),
+        "{COUNT} messages took {took:?} through a window of one: acknowledgements waited"
+    );
+    let (_, missing) =
+        wait_for_every_message(&tansu.bootstrap(), "mqtt_window", "m", COUNT, WAIT).await;
+    assert_none_missing(&missing);
+    println!("{COUNT} messages through an in-flight window of one in {took:?}");
+    drop(worker);
+}
+
 /// Reads `topic` until every payload `m<i>` for `i` in `0..count` is there (or `timeout`
 /// passes); returns the number of records read and the payloads still missing.
 async fn wait_for_every_message(

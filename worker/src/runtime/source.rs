@@ -8,9 +8,11 @@
 //! keeps per-record bookkeeping to one queue entry and gives tasks `commit_record` calls in the
 //! order of their records.
 //!
-//! The task polls its own producer for delivery reports when it handles acknowledgements (after
-//! each batch, and while waiting at shutdown), so a record costs no channel, no wake-up and no
-//! polling thread: reports arrive as a batch, matched to records by a sequence number.
+//! The producer's own thread serves delivery reports into a shared list, matched to records by a
+//! sequence number, and wakes the task when the list stops being empty. The task handles them
+//! after each batch and also while it waits in `poll`: like Kafka Connect, which handles them in
+//! the producer's callback, acknowledgements (metrics, `commit_record`, offsets) follow Kafka's
+//! confirmations instead of waiting for a quiet source's next batch (up to a second).
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet, VecDeque};
@@ -20,7 +22,7 @@ use std::time::{Duration, Instant};
 use rdkafka::ClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{DeliveryResult, Header, Message, OwnedHeaders};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
+use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
 use sluice_api::task::RecordMetadata;
 use sluice_api::{ConnectError, ConnectRecord, Props, SourceRecord, SourceTask, SourceTaskContext};
 
@@ -47,14 +49,16 @@ pub(crate) struct InFlight {
 /// What Kafka said about a record: its partition and offset, or why it was not written.
 type Delivered = Result<(i32, i64), KafkaError>;
 
-/// A source task's producer, polled by the task itself.
-pub(crate) type SourceProducer = BaseProducer<DeliveryReports>;
+/// A source task's producer; its thread serves the delivery reports.
+pub(crate) type SourceProducer = ThreadedProducer<DeliveryReports>;
 
-/// Collects the delivery reports that polling the producer serves, as (sequence number,
-/// outcome); the sequence number travels with the record as its opaque.
+/// Collects the delivery reports the producer's thread serves, as (sequence number, outcome);
+/// the sequence number travels with the record as its opaque.
 #[derive(Default)]
 pub(crate) struct DeliveryReports {
     reports: Mutex<Vec<(u64, Delivered)>>,
+    /// Notified when `reports` receives its first entry since the task last took them.
+    arrived: tokio::sync::Notify,
 }
 
 impl ClientContext for DeliveryReports {}
@@ -67,10 +71,11 @@ impl ProducerContext for DeliveryReports {
             Ok(message) => Ok((message.partition(), message.offset())),
             Err((error, _)) => Err(error.clone()),
         };
-        self.reports
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push((seq as u64, outcome));
+        let mut reports = self.reports.lock().unwrap_or_else(PoisonError::into_inner);
+        reports.push((seq as u64, outcome));
+        if reports.len() == 1 {
+            self.arrived.notify_one();
+        }
     }
 }
 
@@ -169,7 +174,19 @@ impl SourceTaskRunner {
             let polled = tokio::select! {
                 biased;
                 _ = self.env.cancel.cancelled() => return Ok(()),
-                polled = self.task.poll() => polled,
+                polled = self.task.poll() => Some(polled),
+                // Confirmations that arrive while the task waits for data are handled at once;
+                // `poll` keeps what it has taken until it returns it (the trait's contract), so
+                // dropping it here loses nothing.
+                () = self.producer.context().arrived.notified(), if !self.in_flight.is_empty() => None,
+            };
+            let Some(polled) = polled else {
+                self.drain_acks()?;
+                if last_flush.elapsed() >= self.env.flush_interval {
+                    self.commit_offsets().await;
+                    last_flush = Instant::now();
+                }
+                continue;
             };
             let records = match polled {
                 Ok(records) => records,
@@ -302,32 +319,26 @@ impl SourceTaskRunner {
         Ok(())
     }
 
-    /// Serves the producer's delivery reports that are ready, without waiting, and files each
-    /// with its record.
+    /// Files each delivery report the producer's thread has served with its record.
     fn collect_reports(&mut self) {
-        loop {
-            // One event (a batch of reports) per call with a zero timeout.
-            self.producer.poll(Duration::ZERO);
-            std::mem::swap(
-                &mut *self
-                    .producer
-                    .context()
-                    .reports
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner),
-                &mut self.reports,
-            );
-            if self.reports.is_empty() {
-                return;
-            }
-            let first = self.in_flight.front().map_or(0, |oldest| oldest.seq);
-            for (seq, outcome) in self.reports.drain(..) {
-                let entry = seq
-                    .checked_sub(first)
-                    .and_then(|index| self.in_flight.get_mut(index as usize));
-                if let Some(entry) = entry {
-                    entry.outcome = Some(outcome);
-                }
+        // Swapped with an empty list (whose capacity is kept), so the producer's thread holds the
+        // lock only for a push.
+        std::mem::swap(
+            &mut *self
+                .producer
+                .context()
+                .reports
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+            &mut self.reports,
+        );
+        let first = self.in_flight.front().map_or(0, |oldest| oldest.seq);
+        for (seq, outcome) in self.reports.drain(..) {
+            let entry = seq
+                .checked_sub(first)
+                .and_then(|index| self.in_flight.get_mut(index as usize));
+            if let Some(entry) = entry {
+                entry.outcome = Some(outcome);
             }
         }
     }
@@ -439,8 +450,6 @@ impl SourceTaskRunner {
 
     /// Waits (within the graceful timeout) for in-flight records, commits offsets, stops the task.
     async fn shutdown(&mut self) {
-        /// How often the producer is polled while records are still in flight at shutdown.
-        const SHUTDOWN_POLL: Duration = Duration::from_millis(10);
         let deadline = tokio::time::Instant::now() + self.env.graceful_timeout;
         loop {
             if let Err(e) = self.drain_acks() {
@@ -454,7 +463,8 @@ impl SourceTaskRunner {
                 tracing::warn!(task = %self.env.id, pending = self.in_flight.len(), "records still unacknowledged at shutdown; their offsets are not committed");
                 break;
             }
-            tokio::time::sleep(SHUTDOWN_POLL).await;
+            let _ =
+                tokio::time::timeout_at(deadline, self.producer.context().arrived.notified()).await;
         }
         self.commit_offsets().await;
         if let Err(e) = self.task.stop().await {
