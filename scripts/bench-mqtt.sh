@@ -50,6 +50,9 @@ BENCH_TANSU_PID=
 BENCH_MOSQUITTO_PID=
 # CPU time (user + system) of a process so far, in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# Time the process's threads spent runnable but waiting for a core, in nanoseconds (the second
+# field of each thread's schedstat): how much the processes sharing the machine delay it.
+run_wait_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $2} END {print s + 0}'; }
 cleanup() {
     [[ -n $perf_pid ]] && kill -INT "$perf_pid" 2>/dev/null && wait "$perf_pid" 2>/dev/null || true
     bench_stop "$pid" "$BENCH_MOSQUITTO_PID" "$BENCH_TANSU_PID"
@@ -115,11 +118,13 @@ for qos in 0 1; do
         sleep 0.5
     fi
     ticks_before=$(cpu_ticks "$pid")
+    waits_before=($(run_wait_ns "$pid") $(run_wait_ns "$mosquitto_pid") $(run_wait_ns "$tansu_pid"))
     tansu_before=$(cpu_ticks "$tansu_pid")
     mosquitto_before=$(cpu_ticks "$mosquitto_pid")
     sluice_out=$("$bench" sluice "$mqtt_port" "$qos" "$count" "$size" "$KAFKA_BOOTSTRAP" "bench_mqtt_q$qos" "http://127.0.0.1:$rest_port/metrics" "bench-q$qos")
     sluice=$(field sluice_records_per_second <<<"$sluice_out")
     ticks_after=$(cpu_ticks "$pid")
+    waits_after=($(run_wait_ns "$pid") $(run_wait_ns "$mosquitto_pid") $(run_wait_ns "$tansu_pid"))
     tansu_after=$(cpu_ticks "$tansu_pid")
     mosquitto_after=$(cpu_ticks "$mosquitto_pid")
     if [[ -n $perf_pid ]]; then
@@ -140,6 +145,10 @@ for qos in 0 1; do
     # How many of the machine's cores were busy (every process) while each run's clock ran.
     echo "qos${qos}_cores_busy_raw_mqtt_run: $(field cores_busy <<<"$raw_out") of $(nproc)"
     echo "qos${qos}_cores_busy_sluice_run: $(field cores_busy <<<"$sluice_out") of $(nproc)"
+    for i in 0 1 2; do
+        name=(worker mosquitto tansu)
+        echo "qos${qos}_sluice_run_${name[$i]}_waited_for_a_core_ms: $(( (waits_after[i] - waits_before[i]) / 1000000 ))"
+    done
     echo "qos${qos}_sluice_mean_poll_batch: $(field mean_poll_batch <<<"$sluice_out")"
 done
 echo "sluice_peak_rss_mib: $(awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$pid/status")"

@@ -19,11 +19,18 @@
 
 use std::time::{Duration, Instant};
 
+use bytes::BytesMut;
 use rdkafka::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
+use rumqttc::{
+    AsyncClient, ConnectReturnCode, Event, MqttOptions, Packet, QoS,
+    mqttbytes::v4::{Connect, Publish},
+};
 use sluice_tests::cli_arg as arg;
 use sluice_tests::kafka;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedReadHalf;
 
 const TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -77,31 +84,101 @@ fn mqtt_options(name: &str, port: u16) -> MqttOptions {
     options
 }
 
+/// Bytes of encoded PUBLISH packets the publisher hands the socket per write.
+const PUBLISH_CHUNK: usize = 64 * 1024;
+/// QoS 1 messages the publisher lets wait for their PUBACK: below the 65 535 packet ids, so an id
+/// is never reused while its message is unacknowledged.
+const PUBLISH_WINDOW: usize = 30_000;
+const MAX_PACKET: usize = 1 << 20;
+
 /// Publishes `count` messages of `size` bytes as fast as the broker takes them; returns when
-/// every one is sent (QoS 0) or acknowledged (QoS 1).
+/// every one is written (QoS 0) or acknowledged (QoS 1).
+///
+/// A lean load generator on a plain socket, the packets encoded by rumqttc's codec and written
+/// in 64 KiB chunks: rumqttc's client writes each packet with a system call of its own
+/// (rumqtt#810), ~1 µs per message that the publisher would take from the two cores the worker
+/// and both brokers share here (where real cameras publish from other machines).
 async fn publish(port: u16, topic: String, qos: QoS, count: usize, size: usize) {
-    let (client, mut eventloop) = AsyncClient::new(mqtt_options("pub", port), 10_000);
-    let sender = tokio::spawn(async move {
-        let payload = vec![b'x'; size];
-        for _ in 0..count {
-            client
-                .publish(topic.clone(), qos, false, payload.clone())
-                .await
-                .expect("queue publish");
+    let stream = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("publisher connects");
+    stream.set_nodelay(true).expect("TCP_NODELAY");
+    let (mut reader, mut writer) = stream.into_split();
+    let mut out = BytesMut::with_capacity(PUBLISH_CHUNK + MAX_PACKET);
+    let mut connect = Connect::new(format!("bench-pub-{}", std::process::id()));
+    connect.keep_alive = 60;
+    Packet::Connect(connect)
+        .write(&mut out, MAX_PACKET)
+        .expect("encode CONNECT");
+    writer.write_all(&out).await.expect("send CONNECT");
+    out.clear();
+    let mut incoming = BytesMut::with_capacity(64 * 1024);
+    match next_packet(&mut reader, &mut incoming).await {
+        Packet::ConnAck(ack) if ack.code == ConnectReturnCode::Success => {}
+        other => panic!("publisher: broker answered {other:?} to CONNECT"),
+    }
+    // QoS 1: the reader counts PUBACKs (the broker sends them in order), the writer waits for
+    // them whenever PUBLISH_WINDOW messages are unacknowledged.
+    let (acked_tx, mut acked) = tokio::sync::watch::channel(0usize);
+    let ack_reader = tokio::spawn(async move {
+        let mut count_acked = 0;
+        loop {
+            match next_packet(&mut reader, &mut incoming).await {
+                Packet::PubAck(_) => {
+                    count_acked += 1;
+                    if acked_tx.send(count_acked).is_err() {
+                        return;
+                    }
+                }
+                Packet::PingResp => {}
+                other => panic!("publisher: unexpected {other:?}"),
+            }
         }
-        client
     });
-    let mut done = 0;
-    while done < count {
-        match eventloop.poll().await.expect("publisher connection") {
-            Event::Outgoing(Outgoing::Publish(_)) if qos == QoS::AtMostOnce => done += 1,
-            Event::Incoming(Packet::PubAck(_)) => done += 1,
-            _ => {}
+    let mut message = Publish::from_bytes(topic, qos, vec![b'x'; size].into());
+    for sent in 0..count {
+        if qos != QoS::AtMostOnce {
+            if sent >= PUBLISH_WINDOW {
+                acked
+                    .wait_for(|&acked| sent - acked < PUBLISH_WINDOW)
+                    .await
+                    .expect("publisher's PUBACK reader");
+            }
+            message.pkid = (sent % usize::from(u16::MAX)) as u16 + 1;
+        }
+        message.write(&mut out).expect("encode PUBLISH");
+        if out.len() >= PUBLISH_CHUNK {
+            writer.write_all(&out).await.expect("publish");
+            out.clear();
         }
     }
-    let client = sender.await.expect("publisher task");
-    client.disconnect().await.ok();
-    let _ = tokio::time::timeout(Duration::from_millis(200), eventloop.poll()).await;
+    writer.write_all(&out).await.expect("publish");
+    if qos != QoS::AtMostOnce {
+        acked
+            .wait_for(|&acked| acked == count)
+            .await
+            .expect("publisher's PUBACK reader");
+    }
+    ack_reader.abort();
+    out.clear();
+    Packet::Disconnect
+        .write(&mut out, MAX_PACKET)
+        .expect("encode DISCONNECT");
+    writer.write_all(&out).await.ok();
+}
+
+/// The next packet from the broker, reading more bytes into `buffer` as needed.
+async fn next_packet(reader: &mut OwnedReadHalf, buffer: &mut BytesMut) -> Packet {
+    loop {
+        match Packet::read(buffer, MAX_PACKET) {
+            Ok(packet) => return packet,
+            Err(rumqttc::mqttbytes::Error::InsufficientBytes(_)) => {
+                let read = reader.read_buf(buffer).await.expect("publisher reads");
+                assert!(read > 0, "the broker closed the publisher's connection");
+            }
+            Err(error) => panic!("publisher: undecodable packet from the broker: {error}"),
+        }
+    }
 }
 
 async fn raw_mqtt(port: u16, qos: QoS, count: usize, size: usize) -> Measured {
