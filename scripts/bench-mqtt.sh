@@ -52,7 +52,7 @@ BENCH_MOSQUITTO_PID=
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # Time the process's threads spent runnable but waiting for a core, in nanoseconds (the second
 # field of each thread's schedstat): how much the processes sharing the machine delay it.
-run_wait_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $2} END {print s + 0}'; }
+run_wait_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $2} END {printf "%.0f\n", s}'; }
 cleanup() {
     [[ -n $perf_pid ]] && kill -INT "$perf_pid" 2>/dev/null && wait "$perf_pid" 2>/dev/null || true
     bench_stop "$pid" "$BENCH_MOSQUITTO_PID" "$BENCH_TANSU_PID"
