@@ -6,6 +6,7 @@ pub mod errors;
 pub mod group_offsets;
 pub mod kafka;
 pub mod offsets;
+mod report_queue;
 pub mod sink;
 pub mod source;
 pub mod topic_creation;
@@ -286,10 +287,9 @@ impl Worker {
         };
         match spec.plugin.factory {
             PluginFactory::Source { task, .. } => {
-                let producer: source::SourceProducer = kafka::client_config(
+                let producer = source::SourceProducer::new(&kafka::client_config(
                     &kafka::source_producer_props(worker_props, &spec.connector_config, &spec.id),
-                )
-                .create_with_context(source::DeliveryReports::default())
+                ))
                 .map_err(|e| kafka_error("producer", e))?;
                 let topic_creator = topic_creation::TopicCreator::new(
                     worker_props,

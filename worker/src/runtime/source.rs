@@ -8,21 +8,23 @@
 //! keeps per-record bookkeeping to one queue entry and gives tasks `commit_record` calls in the
 //! order of their records.
 //!
-//! The producer's own thread serves delivery reports into a shared list, matched to records by a
-//! sequence number, and wakes the task when the list stops being empty. The task handles them
-//! after each batch and also while it waits in `poll`: like Kafka Connect, which handles them in
-//! the producer's callback, acknowledgements (metrics, `commit_record`, offsets) follow Kafka's
-//! confirmations instead of waiting for a quiet source's next batch (up to a second).
+//! The task serves its producer's delivery reports itself (no polling thread, no channel per
+//! record: a report is matched to its record by a sequence number), after each batch and also
+//! while it waits in `poll`, woken by librdkafka when reports arrive: like Kafka Connect, which
+//! handles them in the producer's callback, acknowledgements (metrics, `commit_record`, offsets)
+//! follow Kafka's confirmations instead of waiting for a quiet source's next batch.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use rdkafka::ClientConfig;
 use rdkafka::ClientContext;
+use rdkafka::error::KafkaResult;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{DeliveryResult, Header, Message, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use sluice_api::task::RecordMetadata;
 use sluice_api::{ConnectError, ConnectRecord, Props, SourceRecord, SourceTask, SourceTaskContext};
 
@@ -30,6 +32,7 @@ use super::errors::{ErrorHandler, Outcome, Stage};
 use super::offsets::{
     ConnectorOffsetReader, OffsetBackingStore, SubmittedId, SubmittedRecords, offset_key,
 };
+use super::report_queue::ReportQueue;
 use super::{RecordConverters, TaskEnv, TransformChain};
 use crate::status::{State, TargetState};
 
@@ -49,16 +52,40 @@ pub(crate) struct InFlight {
 /// What Kafka said about a record: its partition and offset, or why it was not written.
 type Delivered = Result<(i32, i64), KafkaError>;
 
-/// A source task's producer; its thread serves the delivery reports.
-pub(crate) type SourceProducer = ThreadedProducer<DeliveryReports>;
+/// How long `poll` waits for data before the task stops waiting for it to handle the
+/// acknowledgements that have arrived.
+const QUIET_POLL: Duration = Duration::from_millis(1);
 
-/// Collects the delivery reports the producer's thread serves, as (sequence number, outcome);
-/// the sequence number travels with the record as its opaque.
+/// A source task's producer, whose delivery reports the task serves itself.
+pub(crate) struct SourceProducer {
+    /// Declared before `kafka`, so dropped first, as librdkafka requires of queue handles.
+    /// `None` only if librdkafka gave no queue handle: reports are then served between batches.
+    queue: Option<ReportQueue>,
+    kafka: BaseProducer<DeliveryReports>,
+}
+
+impl SourceProducer {
+    /// Creates the producer and watches its queue of delivery reports.
+    pub(crate) fn new(config: &ClientConfig) -> KafkaResult<Self> {
+        let kafka: BaseProducer<DeliveryReports> =
+            config.create_with_context(DeliveryReports::default())?;
+        let queue = ReportQueue::watch(&kafka, &kafka.context().ready);
+        Ok(Self { queue, kafka })
+    }
+
+    /// Waits until delivery reports wait to be served.
+    async fn reports_ready(&self) {
+        self.kafka.context().ready.notified().await;
+    }
+}
+
+/// Collects the delivery reports that polling the producer serves, as (sequence number,
+/// outcome); the sequence number travels with the record as its opaque.
 #[derive(Default)]
 pub(crate) struct DeliveryReports {
     reports: Mutex<Vec<(u64, Delivered)>>,
-    /// Notified when `reports` receives its first entry since the task last took them.
-    arrived: tokio::sync::Notify,
+    /// Notified by librdkafka when reports wait in the producer's queue.
+    ready: tokio::sync::Notify,
 }
 
 impl ClientContext for DeliveryReports {}
@@ -71,11 +98,10 @@ impl ProducerContext for DeliveryReports {
             Ok(message) => Ok((message.partition(), message.offset())),
             Err((error, _)) => Err(error.clone()),
         };
-        let mut reports = self.reports.lock().unwrap_or_else(PoisonError::into_inner);
-        reports.push((seq as u64, outcome));
-        if reports.len() == 1 {
-            self.arrived.notify_one();
-        }
+        self.reports
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((seq as u64, outcome));
     }
 }
 
@@ -175,10 +201,15 @@ impl SourceTaskRunner {
                 biased;
                 _ = self.env.cancel.cancelled() => return Ok(()),
                 polled = self.task.poll() => Some(polled),
-                // Confirmations that arrive while the task waits for data are handled at once;
+                // Confirmations that arrive while the task waits for data are handled then;
                 // `poll` keeps what it has taken until it returns it (the trait's contract), so
-                // dropping it here loses nothing.
-                () = self.producer.context().arrived.notified(), if !self.in_flight.is_empty() => None,
+                // dropping it here loses nothing. Only once `poll` has waited a moment: a busy
+                // source's next batch comes sooner, and its own round of acknowledgements costs
+                // no extra wake-up.
+                () = async {
+                    tokio::time::sleep(QUIET_POLL).await;
+                    self.producer.reports_ready().await;
+                }, if !self.in_flight.is_empty() => None,
             };
             let Some(polled) = polled else {
                 self.drain_acks()?;
@@ -285,7 +316,7 @@ impl SourceTaskRunner {
             produced = produced.timestamp(ts);
         }
         loop {
-            match self.producer.send(produced) {
+            match self.producer.kafka.send(produced) {
                 Ok(()) => break,
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                     // The producer's queue is full: let acknowledgements catch up, then retry.
@@ -319,13 +350,24 @@ impl SourceTaskRunner {
         Ok(())
     }
 
-    /// Files each delivery report the producer's thread has served with its record.
+    /// Serves the delivery reports that are ready, without waiting, and files each with its
+    /// record.
     fn collect_reports(&mut self) {
-        // Swapped with an empty list (whose capacity is kept), so the producer's thread holds the
-        // lock only for a push.
+        /// Events served per call at most (a bound in case the queue never looks empty).
+        const MAX_EVENTS: usize = 1000;
+        let producer = &self.producer;
+        // One event (a batch of reports) per call with a zero timeout. Serving every waiting event
+        // empties the queue, so that librdkafka signals the next report.
+        for _ in 0..MAX_EVENTS {
+            producer.kafka.poll(Duration::ZERO);
+            if producer.queue.as_ref().is_none_or(ReportQueue::is_empty) {
+                break;
+            }
+        }
         std::mem::swap(
             &mut *self
                 .producer
+                .kafka
                 .context()
                 .reports
                 .lock()
@@ -463,8 +505,7 @@ impl SourceTaskRunner {
                 tracing::warn!(task = %self.env.id, pending = self.in_flight.len(), "records still unacknowledged at shutdown; their offsets are not committed");
                 break;
             }
-            let _ =
-                tokio::time::timeout_at(deadline, self.producer.context().arrived.notified()).await;
+            let _ = tokio::time::timeout_at(deadline, self.producer.reports_ready()).await;
         }
         self.commit_offsets().await;
         if let Err(e) = self.task.stop().await {
