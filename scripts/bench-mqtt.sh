@@ -15,7 +15,8 @@
 # Besides the rates it prints the worker's CPU time per record of each run (user + system, from
 # /proc), which the other processes sharing the machine do not distort as much as the rates.
 #
-# Usage: scripts/bench-mqtt.sh [messages per run, default 100000] [payload bytes, default 100]
+# Usage: scripts/bench-mqtt.sh [messages per run, default 1000000] [payload bytes, default 100]
+# (runs of a million messages take a few seconds each: shorter ones are swayed by warm-up and tail)
 # (BENCH_PROFILE=debug runs debug builds, to check the script quickly; figures need release.
 # BENCH_PERF=1 records a `perf record -g` profile of the worker during each sluice run into
 # .run/bench-mqtt/perf-q<QOS>.data, for `perf report -i ...`; BENCH_PERF_CALL_GRAPH=dwarf gives
@@ -23,7 +24,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-count=${1:-100000}
+count=${1:-1000000}
 size=${2:-100}
 if ! command -v cargo >/dev/null && [[ -x $HOME/.cargo/bin/cargo ]]; then
     export PATH="$HOME/.cargo/bin:$PATH"
