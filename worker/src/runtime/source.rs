@@ -19,12 +19,10 @@ use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use rdkafka::ClientConfig;
-use rdkafka::ClientContext;
-use rdkafka::error::KafkaResult;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::{DeliveryResult, Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
+use rdkafka::{ClientConfig, ClientContext};
 use sluice_api::task::RecordMetadata;
 use sluice_api::{ConnectError, ConnectRecord, Props, SourceRecord, SourceTask, SourceTaskContext};
 
@@ -211,45 +209,48 @@ impl SourceTaskRunner {
                     self.producer.reports_ready().await;
                 }, if !self.in_flight.is_empty() => None,
             };
-            let Some(polled) = polled else {
-                self.drain_acks()?;
-                if last_flush.elapsed() >= self.env.flush_interval {
-                    self.commit_offsets().await;
-                    last_flush = Instant::now();
-                }
-                continue;
-            };
-            let records = match polled {
-                Ok(records) => records,
-                Err(e) if e.is_retriable() => {
-                    tracing::warn!(task = %self.env.id, error = %self.env.scrub(&e.to_string()), "retriable error from poll; polling again");
-                    Vec::new()
-                }
-                Err(e) => return Err(e),
-            };
-            // Like Connect's poll-batch time: processing a polled batch, not waiting for it.
-            let started = Instant::now();
-            if !records.is_empty() {
-                self.env
-                    .metrics
-                    .source_record_poll
-                    .inc_by(records.len() as u64);
-                self.env.metrics.batch_size.observe(records.len() as f64);
+            if let Some(polled) = polled {
+                self.send_batch(polled).await?;
             }
-            self.active_topics.clear();
-            for record in records {
-                self.send(record).await?;
-            }
-            self.env
-                .metrics
-                .poll_batch_time_ms
-                .observe(started.elapsed().as_secs_f64() * 1000.0);
             self.drain_acks()?;
             if last_flush.elapsed() >= self.env.flush_interval {
                 self.commit_offsets().await;
                 last_flush = Instant::now();
             }
         }
+    }
+
+    /// Sends what `poll` returned, record by record.
+    async fn send_batch(
+        &mut self,
+        polled: Result<Vec<SourceRecord>, ConnectError>,
+    ) -> Result<(), ConnectError> {
+        let records = match polled {
+            Ok(records) => records,
+            Err(e) if e.is_retriable() => {
+                tracing::warn!(task = %self.env.id, error = %self.env.scrub(&e.to_string()), "retriable error from poll; polling again");
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        };
+        // Like Connect's poll-batch time: processing a polled batch, not waiting for it.
+        let started = Instant::now();
+        if !records.is_empty() {
+            self.env
+                .metrics
+                .source_record_poll
+                .inc_by(records.len() as u64);
+            self.env.metrics.batch_size.observe(records.len() as f64);
+        }
+        self.active_topics.clear();
+        for record in records {
+            self.send(record).await?;
+        }
+        self.env
+            .metrics
+            .poll_batch_time_ms
+            .observe(started.elapsed().as_secs_f64() * 1000.0);
+        Ok(())
     }
 
     /// Transforms, converts and sends one record; dropped or skipped records count as delivered.
@@ -365,8 +366,7 @@ impl SourceTaskRunner {
             }
         }
         std::mem::swap(
-            &mut *self
-                .producer
+            &mut *producer
                 .kafka
                 .context()
                 .reports
