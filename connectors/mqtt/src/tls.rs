@@ -305,7 +305,8 @@ mod tests {
     use p12_keystore::{Certificate, KeyStore, KeyStoreEntry, PrivateKey, PrivateKeyChain};
 
     struct Material {
-        dir: std::path::PathBuf,
+        /// Removed when the test ends.
+        dir: tempfile::TempDir,
         ca_pem: String,
         ca_der: Vec<u8>,
         leaf_pem: String,
@@ -315,9 +316,10 @@ mod tests {
     }
 
     fn material(name: &str) -> Material {
-        let dir =
-            std::env::temp_dir().join(format!("sluice-mqtt-tls-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("sluice-mqtt-tls-{name}-"))
+            .tempdir()
+            .unwrap();
         let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
         ca_params
@@ -344,7 +346,7 @@ mod tests {
     }
 
     fn write(m: &Material, name: &str, data: &[u8]) -> String {
-        let path = m.dir.join(name);
+        let path = m.dir.path().join(name);
         std::fs::write(&path, data).unwrap();
         path.display().to_string()
     }
@@ -498,7 +500,7 @@ mod tests {
             "{err}"
         );
 
-        let missing = m.dir.join("missing.p12").display().to_string();
+        let missing = m.dir.path().join("missing.p12").display().to_string();
         let err = check_stores(Some(store(&missing, "")), None)
             .unwrap_err()
             .to_string();
