@@ -159,6 +159,58 @@ impl TaskHandle {
     }
 }
 
+/// Runs a source task on a thread of its own with a single-threaded tokio runtime, as Kafka
+/// Connect gives each task a thread. The task's data path and the helpers its plugin spawns (the
+/// MQTT connection loop hands it every message) then share one thread, without cross-thread
+/// wake-ups per batch, and the helpers end with the task, also when it is aborted. The handle is
+/// awaited and aborted from the worker's runtime as usual. Should the thread or its runtime not
+/// be created, the task runs on the worker's runtime.
+fn spawn_on_own_thread<F>(name: String, task: F) -> JoinHandle<()>
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            tracing::warn!(task = name, error = %e, "cannot create the task's runtime; running it on the worker's");
+            return tokio::spawn(task);
+        }
+    };
+    // The thread drives the runtime until the task has ended or been aborted (`done` drops),
+    // then shuts it down, which ends whatever the task left spawned. It gets the runtime only
+    // once it exists, so that a thread that cannot start leaves the task to the worker's runtime.
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    let (runtime_tx, runtime_rx) = mpsc::channel::<tokio::runtime::Runtime>();
+    let thread = std::thread::Builder::new()
+        .name(name.clone())
+        .spawn(move || {
+            if let Ok(runtime) = runtime_rx.recv() {
+                runtime.block_on(async {
+                    let _ = done_rx.await;
+                });
+                // Not waiting for blocking work the task left behind.
+                runtime.shutdown_background();
+            }
+        });
+    if let Err(e) = thread {
+        tracing::warn!(task = name, error = %e, "cannot start the task's thread; running it on the worker's runtime");
+        runtime.shutdown_background();
+        return tokio::spawn(task);
+    }
+    let join = runtime.spawn(async move {
+        let _done = done_tx;
+        task.await;
+    });
+    if let Err(mpsc::SendError(runtime)) = runtime_tx.send(runtime) {
+        // Only if the thread ended before taking it; the handle then reports the task cancelled.
+        runtime.shutdown_background();
+    }
+    join
+}
+
 /// Removes a task instance's plugin metrics when dropped (the task stopped).
 struct RemovePluginMetrics(Arc<TaskPluginMetrics>);
 
@@ -246,7 +298,9 @@ impl Worker {
         };
         self.metrics.task_startup_attempts.inc();
         let worker = self.clone();
-        let join = tokio::spawn(async move {
+        let is_source = matches!(spec.plugin.factory, PluginFactory::Source { .. });
+        let thread_name = spec.id.to_string();
+        let task = async move {
             // Drops the plugin's metrics when the task ends, even when it is aborted.
             let _plugin_metrics = RemovePluginMetrics(plugin_metrics);
             match worker.build(spec, env).await {
@@ -257,7 +311,12 @@ impl Worker {
                     env.fail(&e);
                 }
             }
-        });
+        };
+        let join = if is_source {
+            spawn_on_own_thread(thread_name, task)
+        } else {
+            tokio::spawn(task)
+        };
         TaskHandle {
             cancel,
             target: target_tx,
@@ -547,5 +606,79 @@ impl Parts {
                 held: Vec::new(),
             })),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A helper future that never ends and says when it is dropped (its sender drops with it).
+    fn helper() -> (
+        impl std::future::Future<Output = ()> + Send + 'static,
+        tokio::sync::oneshot::Receiver<()>,
+    ) {
+        let (dropped_tx, dropped_rx) = tokio::sync::oneshot::channel::<()>();
+        let helper = async move {
+            let _dropped = dropped_tx;
+            std::future::pending::<()>().await;
+        };
+        (helper, dropped_rx)
+    }
+
+    async fn ended(dropped: tokio::sync::oneshot::Receiver<()>) -> bool {
+        tokio::time::timeout(Duration::from_secs(5), dropped)
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn a_source_task_runs_on_a_thread_named_after_it() {
+        let join = spawn_on_own_thread("src-0".to_owned(), async {
+            assert_eq!(std::thread::current().name(), Some("src-0"));
+        });
+        join.await.expect("the task's assertion holds");
+    }
+
+    #[tokio::test]
+    async fn what_a_source_task_spawns_ends_with_it() {
+        let (helper, dropped) = helper();
+        let join = spawn_on_own_thread("src-0".to_owned(), async move {
+            tokio::spawn(helper);
+        });
+        join.await.expect("the task ends");
+        assert!(ended(dropped).await, "the helper outlived its task");
+    }
+
+    #[tokio::test]
+    async fn an_aborted_source_task_ends_with_its_helpers() {
+        let (helper, dropped) = helper();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+        let join = spawn_on_own_thread("src-0".to_owned(), async move {
+            tokio::spawn(helper);
+            let _ = started_tx.send(());
+            std::future::pending::<()>().await;
+        });
+        started_rx.await.expect("the task starts");
+        let handle = TaskHandle {
+            cancel: CancellationToken::new(),
+            target: watch::channel(TargetState::Started).0,
+            join,
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(50);
+        assert!(
+            !handle.await_stop(deadline).await,
+            "a task that never ends is aborted"
+        );
+        assert!(ended(dropped).await, "the helper outlived the aborted task");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_source_task_reports_the_panic() {
+        let join = spawn_on_own_thread("src-0".to_owned(), async {
+            panic!("plugin bug");
+        });
+        let error = join.await.expect_err("the panic reaches the handle");
+        assert!(error.is_panic());
     }
 }
