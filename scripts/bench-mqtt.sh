@@ -18,6 +18,9 @@
 # Usage: scripts/bench-mqtt.sh [messages per run, default 1000000] [payload bytes, default 100]
 # (runs of a million messages take a few seconds each: shorter ones are swayed by warm-up and tail)
 # (BENCH_PROFILE=debug runs debug builds, to check the script quickly; figures need release.
+# BENCH_THREADS=1 prints, per thread of the worker active during each Sluice run, its CPU time,
+# its wait for a core and how often it slept. BENCH_WORKER_PROPS adds lines to the worker's
+# properties, e.g. BENCH_WORKER_PROPS=producer.linger.ms=20 to try a producer setting.
 # BENCH_PERF=1 records a `perf record -g` profile of the worker during each sluice run into
 # .run/bench-mqtt/perf-q<QOS>.data, for `perf report -i ...`; BENCH_PERF_CALL_GRAPH=dwarf gives
 # call stacks for a build with debug line tables, which release builds strip.)
@@ -54,6 +57,14 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # Time the process's threads spent runnable but waiting for a core, in nanoseconds (the second
 # field of each thread's schedstat): how much the processes sharing the machine delay it.
 run_wait_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $2} END {printf "%.0f\n", s}'; }
+# Per thread of a process: id, name, CPU ticks, nanoseconds waited for a core, voluntary context
+# switches (times it slept) (BENCH_THREADS=1).
+thread_stats() {
+    local t
+    for t in /proc/"$1"/task/*; do
+        echo "${t##*/} $(tr ' ' '_' < "$t/comm") $(sed 's/^.*) //' "$t/stat" | awk '{print $12 + $13}') $(awk '{print $2}' "$t/schedstat") $(awk '/^voluntary_ctxt_switches/ {print $2}' "$t/status")"
+    done
+}
 cleanup() {
     [[ -n $perf_pid ]] && kill -INT "$perf_pid" 2>/dev/null && wait "$perf_pid" 2>/dev/null || true
     bench_stop "$pid" "$BENCH_MOSQUITTO_PID" "$BENCH_TANSU_PID"
@@ -75,6 +86,7 @@ key.converter=org.apache.kafka.connect.storage.StringConverter
 value.converter=org.apache.kafka.connect.converters.ByteArrayConverter
 offset.storage.file.filename=$work/connect.offsets
 listeners=http://127.0.0.1:$rest_port
+${BENCH_WORKER_PROPS:-}
 PROPS
 for qos in 0 1; do
     cat > "$work/q$qos.properties" <<PROPS
@@ -118,6 +130,7 @@ for qos in 0 1; do
         perf_pid=$!
         sleep 0.5
     fi
+    [[ ${BENCH_THREADS:-0} == 1 ]] && thread_stats "$pid" > "$work/threads-before-q$qos"
     ticks_before=$(cpu_ticks "$pid")
     waits_before=($(run_wait_ns "$pid") $(run_wait_ns "$mosquitto_pid") $(run_wait_ns "$tansu_pid"))
     tansu_before=$(cpu_ticks "$tansu_pid")
@@ -125,6 +138,7 @@ for qos in 0 1; do
     sluice_out=$("$bench" sluice "$mqtt_port" "$qos" "$count" "$size" "$KAFKA_BOOTSTRAP" "bench_mqtt_q$qos" "http://127.0.0.1:$rest_port/metrics" "bench-q$qos")
     sluice=$(field sluice_records_per_second <<<"$sluice_out")
     ticks_after=$(cpu_ticks "$pid")
+    [[ ${BENCH_THREADS:-0} == 1 ]] && thread_stats "$pid" > "$work/threads-after-q$qos"
     waits_after=($(run_wait_ns "$pid") $(run_wait_ns "$mosquitto_pid") $(run_wait_ns "$tansu_pid"))
     tansu_after=$(cpu_ticks "$tansu_pid")
     mosquitto_after=$(cpu_ticks "$mosquitto_pid")
@@ -151,5 +165,10 @@ for qos in 0 1; do
         echo "qos${qos}_sluice_run_${name[$i]}_waited_for_a_core_ms: $(( (waits_after[i] - waits_before[i]) / 1000000 ))"
     done
     echo "qos${qos}_sluice_mean_poll_batch: $(field mean_poll_batch <<<"$sluice_out")"
+    if [[ ${BENCH_THREADS:-0} == 1 ]]; then
+        join "$work/threads-before-q$qos" "$work/threads-after-q$qos" |
+            awk -v q="$qos" -v tck="$(getconf CLK_TCK)" '$7 > $3 || $9 > $5 {
+                printf "qos%s_sluice_thread: %s cpu_ms=%d waited_for_a_core_ms=%d sleeps=%d\n", q, $2, ($7 - $3) * 1000 / tck, ($8 - $4) / 1e6, $9 - $5 }'
+    fi
 done
 echo "sluice_peak_rss_mib: $(awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$pid/status")"

@@ -66,6 +66,10 @@ pub struct RecordMetadata<'a> {
 /// The worker drops a pending `poll` future when it stops the task, and when Kafka acknowledges
 /// records while `poll` waits for data (to call [`SourceTask::commit_record`] at once), so `poll`
 /// must be cancel-safe: any data taken from the external system stays in `self` until returned.
+///
+/// Each source task runs on a thread of its own (a single-threaded tokio runtime): what the task
+/// spawns with `tokio::spawn` (a connection loop) runs on that thread too and ends with the task.
+/// Blocking work belongs in `tokio::task::spawn_blocking`, as anywhere on tokio.
 #[async_trait]
 pub trait SourceTask: Send {
     /// Starts the task with its resolved configuration.

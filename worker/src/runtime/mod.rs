@@ -1,5 +1,6 @@
 //! The task runtime: builds a task's data path (converters, transforms, error handling, Kafka
-//! clients) and runs it on tokio. [`source`] and [`sink`] hold the two data paths.
+//! clients) and runs it on tokio: a source task on a thread of its own, a sink task on the
+//! worker's runtime. [`source`] and [`sink`] hold the two data paths.
 
 pub mod converters;
 pub mod errors;
@@ -312,6 +313,8 @@ impl Worker {
                 }
             }
         };
+        // Sinks stay on the worker's runtime: librdkafka's threads feed their consumer, and no
+        // helper of theirs hands them records.
         let join = if is_source {
             spawn_on_own_thread(thread_name, task)
         } else {
