@@ -168,9 +168,34 @@ async fn the_worker_serves_the_document_in_the_repository() {
     assert_eq!(document["openapi"], "3.0.3");
 }
 
-#[tokio::test]
-async fn schemathesis_finds_the_worker_answering_as_documented() {
-    let st = schemathesis();
+/// Whether every failure schemathesis reports is a sink's offsets change answered with Kafka
+/// Connect's retriable 500 "the group still has active members". On Tansu a consumer that a task
+/// stop closes while the broker still holds its first JoinGroup can stay a member of the group
+/// for longer than the worker waits (15 s); the worker answers as Connect does, and the run is
+/// repeated once on a fresh broker. Any other failure fails the test at once.
+fn only_group_member_failures(output: &str) -> bool {
+    let Some(failures) = output.split("= FAILURES =").nth(1) else {
+        return false;
+    };
+    let failures = failures.split("= WARNINGS =").next().unwrap_or(failures);
+    let cases = failures.matches("Test Case ID").count();
+    // Each failed check is a line `- <title>`, e.g. `- ST101 Server error`.
+    let checks: Vec<&str> = failures
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.starts_with("- "))
+        .collect();
+    cases > 0
+        && checks.iter().all(|check| check.contains("Server error"))
+        && failures
+            .matches("the group still has active members")
+            .count()
+            >= cases
+}
+
+/// One schemathesis run against a fresh broker and worker: whether it passed, its output, the
+/// command, and whether the worker was still running at its end.
+async fn schemathesis_run(st: &Path) -> (bool, String, String, bool) {
     let (_tansu, mut worker) = start_worker().await;
     // Connectors named as in the document's examples, so operations on `orders-sink` reach a
     // real connector (the examples phase uses them) rather than only ever answering 404.
@@ -211,19 +236,41 @@ async fn schemathesis_finds_the_worker_answering_as_documented() {
         "none",
         "--no-color",
     ];
-    let mut command = Command::new(&st);
+    let mut command = Command::new(st);
     command
         .current_dir(out_dir.path())
         .args(args)
         .env("NO_PROXY", "127.0.0.1,localhost");
     let passed = run_bounded(command, &log, SCHEMATHESIS_TIME_LIMIT).await;
     let output = std::fs::read_to_string(&log).unwrap_or_default();
+    let mut output_with_log = output;
+    let running = worker.is_running();
+    if !running {
+        output_with_log.push_str(&format!("\nworker log:\n{}", worker.log_text()));
+    }
+    (
+        passed,
+        output_with_log,
+        format!("{} {}", st.display(), args.join(" ")),
+        running,
+    )
+}
+
+#[tokio::test]
+async fn schemathesis_finds_the_worker_answering_as_documented() {
+    let st = schemathesis();
+    let (mut passed, mut output, mut command, mut running) = schemathesis_run(&st).await;
+    if !passed && only_group_member_failures(&output) {
+        eprintln!(
+            "schemathesis met a sink group whose stopped consumer was still a member (Tansu); \
+             running it again on a fresh broker:\n{output}"
+        );
+        (passed, output, command, running) = schemathesis_run(&st).await;
+    }
     assert!(
         passed,
-        "schemathesis found answers that contradict worker/openapi.json (the run was `{} {}`):\n\
-         {output}",
-        st.display(),
-        args.join(" "),
+        "schemathesis found answers that contradict worker/openapi.json (the run was \
+         `{command}`):\n{output}"
     );
     // It really tested every operation of the document.
     // Schemathesis leaves out the operation that serves the schema it was loaded from
@@ -240,9 +287,21 @@ async fn schemathesis_finds_the_worker_answering_as_documented() {
             "schemathesis output lacks {expected:?}:\n{output}"
         );
     }
-    assert!(
-        worker.is_running(),
-        "the worker exited during the run; log:\n{}",
-        worker.log_text()
+    assert!(running, "the worker exited during the run:\n{output}");
+}
+
+#[test]
+fn only_the_retriable_group_member_answer_allows_a_second_run() {
+    let member = "=== FAILURES ===\n___ PATCH /connectors/{name}/offsets ___\n1. Test Case ID: a\n\n- ST101 Server error\n\n[500] Internal Server Error:\n\n`{\"error_code\":500,\"message\":\"Failed to alter consumer group offsets of connect-orders-sink: the group still has active members, either\"}`\n\n=== WARNINGS ===\nMissing test data\n";
+    assert!(only_group_member_failures(member));
+    let other_check = member.replace("- ST101 Server error", "- Response violates schema");
+    assert!(!only_group_member_failures(&other_check));
+    let other_error = member.replace("the group still has active members", "boom");
+    assert!(!only_group_member_failures(&other_error));
+    let two_cases = member.replace(
+        "=== WARNINGS ===",
+        "2. Test Case ID: b\n\n- ST101 Server error\n\n[500] {\"message\":\"NullPointer\"}\n=== WARNINGS ===",
     );
+    assert!(!only_group_member_failures(&two_cases));
+    assert!(!only_group_member_failures("no failure section"));
 }

@@ -33,13 +33,31 @@ fn members_remain(code: RDKafkaErrorCode) -> bool {
     )
 }
 
-/// The error once the group still has members after [`LEAVE_WAIT`] (Kafka Connect's wording).
-fn still_has_members(group: &str) -> ConnectError {
+/// The error once the group still has members after [`LEAVE_WAIT`] (Kafka Connect's wording,
+/// plus the members the broker lists, so that the client holding the group can be found).
+fn still_has_members(group: &str, members: &str) -> ConnectError {
     ConnectError::connect(format!(
         "Failed to alter consumer group offsets of {group}: the group still has active members, \
          either because the connector's tasks have not stopped completely yet or because the \
-         connector was resumed. If the connector is stopped, the request can be safely retried."
+         connector was resumed. If the connector is stopped, the request can be safely retried. \
+         {members}"
     ))
+}
+
+/// The members of `group` as the broker describes them (`client id from host`), for errors.
+fn describe_members(consumer: &BaseConsumer, group: &str) -> String {
+    match consumer.fetch_group_list(Some(group), TIMEOUT) {
+        Ok(list) => {
+            let members: Vec<String> = list
+                .groups()
+                .iter()
+                .flat_map(|g| g.members())
+                .map(|m| format!("{} from {} ({})", m.client_id(), m.client_host(), m.id()))
+                .collect();
+            format!("Members: [{}].", members.join(", "))
+        }
+        Err(e) => format!("(Could not describe the group: {e}.)"),
+    }
 }
 
 fn group_consumer(props: &Props, group: &str) -> Result<BaseConsumer, ConnectError> {
@@ -127,7 +145,10 @@ pub async fn commit(
                 Ok(()) => return Ok(()),
                 Err(KafkaError::ConsumerCommit(code)) if members_remain(code) => {
                     if std::time::Instant::now() >= deadline {
-                        return Err(still_has_members(&group));
+                        return Err(still_has_members(
+                            &group,
+                            &describe_members(&consumer, &group),
+                        ));
                     }
                     // On the blocking pool: sleeping here holds no runtime thread.
                     std::thread::sleep(LEAVE_POLL);
@@ -165,7 +186,13 @@ pub async fn delete_group(props: Props, group: String) -> Result<(), ConnectErro
             None | Some(RDKafkaErrorCode::GroupIdNotFound) => return Ok(()),
             Some(code) if members_remain(code) => {
                 if tokio::time::Instant::now() >= deadline {
-                    return Err(still_has_members(&group));
+                    let (props, name) = (props.clone(), group.clone());
+                    let members = blocking(move || {
+                        Ok(describe_members(&group_consumer(&props, &name)?, &name))
+                    })
+                    .await
+                    .unwrap_or_else(|e| format!("(Could not describe the group: {e}.)"));
+                    return Err(still_has_members(&group, &members));
                 }
                 tokio::time::sleep(LEAVE_POLL).await;
             }
