@@ -193,9 +193,18 @@ fn only_group_member_failures(output: &str) -> bool {
             >= cases
 }
 
-/// One schemathesis run against a fresh broker and worker: whether it passed, its output, the
-/// command, and whether the worker was still running at its end.
-async fn schemathesis_run(st: &Path) -> (bool, String, String, bool) {
+/// What one schemathesis run found.
+struct SchemathesisRun {
+    passed: bool,
+    /// Schemathesis's report, and the worker's log if the worker exited.
+    output: String,
+    /// The command line, to replay the run.
+    command: String,
+    worker_running: bool,
+}
+
+/// One schemathesis run against a fresh broker and worker.
+async fn schemathesis_run(st: &Path) -> SchemathesisRun {
     let (_tansu, mut worker) = start_worker().await;
     // Connectors named as in the document's examples, so operations on `orders-sink` reach a
     // real connector (the examples phase uses them) rather than only ever answering 404.
@@ -242,31 +251,37 @@ async fn schemathesis_run(st: &Path) -> (bool, String, String, bool) {
         .args(args)
         .env("NO_PROXY", "127.0.0.1,localhost");
     let passed = run_bounded(command, &log, SCHEMATHESIS_TIME_LIMIT).await;
-    let output = std::fs::read_to_string(&log).unwrap_or_default();
-    let mut output_with_log = output;
-    let running = worker.is_running();
-    if !running {
-        output_with_log.push_str(&format!("\nworker log:\n{}", worker.log_text()));
+    let mut output = std::fs::read_to_string(&log).unwrap_or_default();
+    let worker_running = worker.is_running();
+    if !worker_running {
+        output.push_str(&format!("\nworker log:\n{}", worker.log_text()));
     }
-    (
+    SchemathesisRun {
         passed,
-        output_with_log,
-        format!("{} {}", st.display(), args.join(" ")),
-        running,
-    )
+        output,
+        command: format!("{} {}", st.display(), args.join(" ")),
+        worker_running,
+    }
 }
 
 #[tokio::test]
 async fn schemathesis_finds_the_worker_answering_as_documented() {
     let st = schemathesis();
-    let (mut passed, mut output, mut command, mut running) = schemathesis_run(&st).await;
-    if !passed && only_group_member_failures(&output) {
+    let mut run = schemathesis_run(&st).await;
+    if !run.passed && only_group_member_failures(&run.output) {
         eprintln!(
             "schemathesis met a sink group whose stopped consumer was still a member (Tansu); \
-             running it again on a fresh broker:\n{output}"
+             running it again on a fresh broker:\n{}",
+            run.output
         );
-        (passed, output, command, running) = schemathesis_run(&st).await;
+        run = schemathesis_run(&st).await;
     }
+    let SchemathesisRun {
+        passed,
+        output,
+        command,
+        worker_running,
+    } = run;
     assert!(
         passed,
         "schemathesis found answers that contradict worker/openapi.json (the run was \
@@ -287,7 +302,10 @@ async fn schemathesis_finds_the_worker_answering_as_documented() {
             "schemathesis output lacks {expected:?}:\n{output}"
         );
     }
-    assert!(running, "the worker exited during the run:\n{output}");
+    assert!(
+        worker_running,
+        "the worker exited during the run:\n{output}"
+    );
 }
 
 #[test]

@@ -54,10 +54,14 @@ type Delivered = Result<(i32, i64), KafkaError>;
 /// acknowledgements that have arrived.
 const QUIET_POLL: Duration = Duration::from_millis(1);
 
+/// How often delivery reports are looked for when librdkafka gave no queue handle to watch.
+const UNWATCHED_REPORTS_POLL: Duration = Duration::from_millis(10);
+
 /// A source task's producer, whose delivery reports the task serves itself.
 pub(crate) struct SourceProducer {
     /// Declared before `kafka`, so dropped first, as librdkafka requires of queue handles.
-    /// `None` only if librdkafka gave no queue handle: reports are then served between batches.
+    /// `None` only if librdkafka gave no queue handle: reports are then looked for every
+    /// [`UNWATCHED_REPORTS_POLL`].
     queue: Option<ReportQueue>,
     kafka: BaseProducer<DeliveryReports>,
 }
@@ -71,9 +75,14 @@ impl SourceProducer {
         Ok(Self { queue, kafka })
     }
 
-    /// Waits until delivery reports wait to be served.
+    /// Waits until delivery reports wait to be served; without a watched queue, a short sleep
+    /// stands in for librdkafka's signal.
     async fn reports_ready(&self) {
-        self.kafka.context().ready.notified().await;
+        if self.queue.is_some() {
+            self.kafka.context().ready.notified().await;
+        } else {
+            tokio::time::sleep(UNWATCHED_REPORTS_POLL).await;
+        }
     }
 }
 
